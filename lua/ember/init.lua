@@ -1,0 +1,6 @@
+-- ember.init: the Lua side of the ember module table.  Runs once when
+-- `ember` is first loaded, after the C bindings have filled the table, and
+-- adds what is easier to write in Lua (documentation, helpers).
+local ember = require("ember")
+ember._VERSION = "ember 0.1.0"
+return ember

@@ -1,0 +1,271 @@
+/*
+ * tensor.h: the public interface of ember's Lua-free C tensor core.
+ *
+ * Design decisions (read these before adding an op):
+ *
+ *  - A tn_tensor is a refcounted view: dtype, ndim, shape, strides (in
+ *    elements, may be 0 for broadcast dims or negative never), an element
+ *    offset, and a reference to a refcounted tn_storage that owns the bytes.
+ *    Views (transpose, narrow, expand, ...) are metadata only and share the
+ *    storage.  Ownership: whoever receives a tn_tensor* from a function that
+ *    "returns a new reference" must tn_release() it.  Arguments are borrowed.
+ *
+ *  - Errors never longjmp and never abort: a function that fails returns
+ *    NULL (or -1), after filling a thread-local message with tn_error();
+ *    tn_last_error() reads it.  Messages name the op and the values involved,
+ *    e.g. "matmul: shapes [64, 784] and [512, 10] do not match (784 vs 512)".
+ *    vm/ turns them into Lua errors after releasing what it holds.
+ *
+ *  - Indices and dims in C are 0-based.  The 1-based world is vm/'s job.
+ *
+ *  - Every op is one C function (tn_add, tn_matmul, ...).  It computes the
+ *    forward result and, when tn_grad_needed() says an input requires grad
+ *    and recording is on, records a tn_node (autograd.h) holding the edges to
+ *    its inputs and what its backward needs.  There is no second "autograd
+ *    version" of an op: the op *is* the entry point the engine hooks.
+ *
+ *  - Type promotion follows PyTorch: categories bool < integer < float;
+ *    dimensioned tensors outrank 0-dim tensors, which outrank wrapped Lua
+ *    numbers (a number is "weak": int64 tensor * 0.5 -> float32,
+ *    float32 tensor * 2 -> float32).  See tn_result_type().
+ *
+ *  - Threads: one notion of "threads" (tn_set_num_threads) drives both
+ *    ember's own pool and OpenBLAS.  Parallel loops split work into chunks
+ *    whose boundaries do not depend on the thread count, so reductions give
+ *    the same bits whatever the thread count.
+ */
+#ifndef TN_TENSOR_H
+#define TN_TENSOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TN_MAX_DIMS 8
+
+typedef enum {
+    TN_FLOAT32 = 0,
+    TN_FLOAT64,
+    TN_INT64,
+    TN_INT32,
+    TN_UINT8,
+    TN_BOOL,
+    TN_DTYPE_COUNT
+} tn_dtype;
+
+/* Storage: a refcounted block of bytes.  Owned jointly by every tensor that
+ * views it.  `version` counts in-place writes (autograd checks it). */
+typedef struct tn_storage {
+    int refcount;
+    uint32_t version;
+    size_t nbytes;
+    void *data;      /* 64-byte aligned; points into the same allocation */
+} tn_storage;
+
+struct tn_node;
+
+typedef struct tn_tensor {
+    int refcount;
+    tn_dtype dtype;
+    int ndim;
+    int64_t shape[TN_MAX_DIMS];
+    int64_t stride[TN_MAX_DIMS];   /* in elements */
+    int64_t offset;                /* in elements, into storage->data */
+    int64_t numel;                 /* product of shape (1 for 0-dim) */
+    tn_storage *storage;           /* one reference held */
+    /* autograd (see autograd.c) */
+    bool requires_grad;
+    bool is_wrapped_number;        /* a Lua number turned into a 0-dim tensor */
+    bool is_view;                  /* shares storage with a tensor that may require grad */
+    struct tn_tensor *grad;        /* owned reference or NULL */
+    struct tn_node *grad_fn;       /* owned reference or NULL (NULL: leaf) */
+} tn_tensor;
+
+/* ---------- errors ---------- */
+void tn_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *tn_last_error(void);
+/* Formats a shape as "[2, 3]" into buf (returns buf). */
+char *tn_shape_str(const int64_t *shape, int ndim, char *buf, size_t n);
+
+/* ---------- dtypes ---------- */
+size_t tn_dtype_size(tn_dtype dt);
+const char *tn_dtype_name(tn_dtype dt);          /* "float32", ... */
+int tn_dtype_from_name(const char *name);        /* -1 if unknown */
+bool tn_dtype_is_float(tn_dtype dt);
+bool tn_dtype_is_int(tn_dtype dt);               /* int64 int32 uint8 (not bool) */
+tn_dtype tn_promote(tn_dtype a, tn_dtype b);     /* plain lattice promotion */
+tn_dtype tn_result_type(const tn_tensor *a, const tn_tensor *b);
+
+/* ---------- lifecycle ---------- */
+tn_tensor *tn_retain(tn_tensor *t);
+void tn_release(tn_tensor *t);
+/* Bytes of tensor storage currently allocated, and allocated in total
+ * (monotonic; vm/ drives the Lua GC from the difference). */
+size_t tn_bytes_live(void);
+size_t tn_bytes_allocated_total(void);
+
+/* New contiguous tensor, uninitialised data.  New reference or NULL. */
+tn_tensor *tn_empty(tn_dtype dt, int ndim, const int64_t *shape);
+tn_tensor *tn_zeros(tn_dtype dt, int ndim, const int64_t *shape);
+tn_tensor *tn_ones(tn_dtype dt, int ndim, const int64_t *shape);
+tn_tensor *tn_full(tn_dtype dt, int ndim, const int64_t *shape, double v);
+tn_tensor *tn_scalar(tn_dtype dt, double v);          /* 0-dim */
+tn_tensor *tn_scalar_i64(int64_t v);                   /* 0-dim int64, exact */
+tn_tensor *tn_wrap_number(double v, bool is_integer); /* weak scalar */
+tn_tensor *tn_from_data(tn_dtype dt, int ndim, const int64_t *shape, const void *data);
+tn_tensor *tn_arange(double start, double stop, double step, tn_dtype dt);
+tn_tensor *tn_linspace(double a, double b, int64_t n, tn_dtype dt);
+tn_tensor *tn_eye(int64_t n, int64_t m, tn_dtype dt);
+
+/* ---------- element access ---------- */
+static inline void *tn_data(const tn_tensor *t) {
+    return (char *)t->storage->data + t->offset * (int64_t)tn_dtype_size(t->dtype);
+}
+bool tn_is_contiguous(const tn_tensor *t);
+double tn_get_flat(const tn_tensor *t, int64_t i);    /* logical row-major index */
+int64_t tn_get_flat_i64(const tn_tensor *t, int64_t i);
+double tn_item(const tn_tensor *t);                   /* numel must be 1 */
+/* Reads element `i` of a raw buffer of dtype dt as double / writes it. */
+double tn_load(tn_dtype dt, const void *p, int64_t i);
+void tn_store(tn_dtype dt, void *p, int64_t i, double v);
+
+/* ---------- conversion and copies ---------- */
+tn_tensor *tn_contiguous(tn_tensor *t);     /* new ref (t itself if already) */
+tn_tensor *tn_clone(tn_tensor *t);
+tn_tensor *tn_to(tn_tensor *t, tn_dtype dt); /* new ref; t itself when same dtype */
+tn_tensor *tn_detach(tn_tensor *t);         /* alias sharing storage, no grad */
+int tn_copy_(tn_tensor *dst, tn_tensor *src); /* broadcast src into dst */
+int tn_fill_(tn_tensor *t, double v);
+int tn_zero_(tn_tensor *t);
+int tn_uniform_(tn_tensor *t, double lo, double hi);
+int tn_normal_(tn_tensor *t, double mean, double std);
+
+/* ---------- views (metadata only; record autograd) ---------- */
+tn_tensor *tn_view(tn_tensor *t, int ndim, const int64_t *shape); /* one -1 */
+tn_tensor *tn_reshape(tn_tensor *t, int ndim, const int64_t *shape);
+tn_tensor *tn_flatten(tn_tensor *t, int start, int stop);
+tn_tensor *tn_squeeze(tn_tensor *t, int dim);    /* dim < 0: all size-1 dims */
+tn_tensor *tn_squeeze_all(tn_tensor *t);
+tn_tensor *tn_unsqueeze(tn_tensor *t, int dim);
+tn_tensor *tn_transpose(tn_tensor *t, int d1, int d2);
+tn_tensor *tn_permute(tn_tensor *t, const int *dims);
+tn_tensor *tn_narrow(tn_tensor *t, int dim, int64_t start, int64_t length);
+tn_tensor *tn_slice(tn_tensor *t, int dim, int64_t start, int64_t stop, int64_t step);
+tn_tensor *tn_select(tn_tensor *t, int dim, int64_t index);
+tn_tensor *tn_expand(tn_tensor *t, int ndim, const int64_t *shape); /* -1 keeps */
+tn_tensor *tn_cat(tn_tensor **ts, int n, int dim);
+tn_tensor *tn_stack(tn_tensor **ts, int n, int dim);
+
+/* ---------- elementwise ---------- */
+typedef enum {
+    TN_U_NEG, TN_U_ABS, TN_U_EXP, TN_U_LOG, TN_U_LOG1P, TN_U_SQRT, TN_U_RSQRT,
+    TN_U_SIN, TN_U_COS, TN_U_TANH, TN_U_SIGMOID, TN_U_RELU, TN_U_GELU,
+    TN_U_SILU, TN_U_SOFTPLUS, TN_U_FLOOR, TN_U_CEIL, TN_U_ROUND, TN_U_SIGN,
+    TN_U_RECIPROCAL, TN_U_LOGICAL_NOT, TN_U_ISNAN, TN_U_COUNT
+} tn_unary_kind;
+
+typedef enum {
+    TN_B_ADD, TN_B_SUB, TN_B_MUL, TN_B_DIV, TN_B_POW, TN_B_MOD,
+    TN_B_MAXIMUM, TN_B_MINIMUM,
+    TN_B_EQ, TN_B_NE, TN_B_LT, TN_B_LE, TN_B_GT, TN_B_GE,
+    TN_B_AND, TN_B_OR, TN_B_COUNT
+} tn_binary_kind;
+
+tn_tensor *tn_unary(tn_unary_kind k, tn_tensor *a);
+tn_tensor *tn_binary(tn_binary_kind k, tn_tensor *a, tn_tensor *b);
+/* In place: a = a (op) b.  Result dtype must be a's dtype. */
+int tn_binary_(tn_binary_kind k, tn_tensor *a, tn_tensor *b);
+int tn_unary_(tn_unary_kind k, tn_tensor *a);
+tn_tensor *tn_leaky_relu(tn_tensor *a, double slope);
+tn_tensor *tn_clamp(tn_tensor *a, double lo, double hi); /* NAN: no bound */
+int tn_clamp_(tn_tensor *a, double lo, double hi);
+tn_tensor *tn_where(tn_tensor *cond, tn_tensor *a, tn_tensor *b);
+tn_tensor *tn_masked_fill(tn_tensor *a, tn_tensor *mask, double v);
+
+/* convenience wrappers (same as tn_binary/tn_unary) */
+tn_tensor *tn_add(tn_tensor *a, tn_tensor *b);
+tn_tensor *tn_sub(tn_tensor *a, tn_tensor *b);
+tn_tensor *tn_mul(tn_tensor *a, tn_tensor *b);
+tn_tensor *tn_div(tn_tensor *a, tn_tensor *b);
+tn_tensor *tn_add_scalar(tn_tensor *a, double v);
+tn_tensor *tn_mul_scalar(tn_tensor *a, double v);
+tn_tensor *tn_pow_scalar(tn_tensor *a, double v);
+
+/* ---------- reductions ---------- */
+/* dims: a list of 0-based dims (ndims == 0 means all dims). */
+typedef enum {
+    TN_R_SUM, TN_R_MEAN, TN_R_PROD, TN_R_MAX, TN_R_MIN, TN_R_ALL, TN_R_ANY,
+    TN_R_LOGSUMEXP, TN_R_NORM, TN_R_COUNT
+} tn_reduce_kind;
+tn_tensor *tn_reduce(tn_reduce_kind k, tn_tensor *t, const int *dims, int ndims,
+                     bool keepdim);
+tn_tensor *tn_sum(tn_tensor *t, int dim, bool keepdim);   /* dim < -ndim... use TN_ALL */
+#define TN_ALL_DIMS (-1000)
+tn_tensor *tn_mean(tn_tensor *t, int dim, bool keepdim);
+tn_tensor *tn_var(tn_tensor *t, int dim, bool keepdim, int correction);
+tn_tensor *tn_std(tn_tensor *t, int dim, bool keepdim, int correction);
+tn_tensor *tn_norm(tn_tensor *t, double p, int dim, bool keepdim);
+/* max/min along a dim: values and 0-based int64 indices (both new refs). */
+int tn_max_dim(tn_tensor *t, int dim, bool keepdim, tn_tensor **values, tn_tensor **indices);
+int tn_min_dim(tn_tensor *t, int dim, bool keepdim, tn_tensor **values, tn_tensor **indices);
+tn_tensor *tn_argmax(tn_tensor *t, int dim, bool keepdim);  /* dim TN_ALL_DIMS: flat */
+tn_tensor *tn_argmin(tn_tensor *t, int dim, bool keepdim);
+tn_tensor *tn_cumsum(tn_tensor *t, int dim);
+tn_tensor *tn_softmax(tn_tensor *t, int dim);
+tn_tensor *tn_log_softmax(tn_tensor *t, int dim);
+int tn_sort(tn_tensor *t, int dim, bool descending, tn_tensor **values, tn_tensor **indices);
+int tn_topk(tn_tensor *t, int64_t k, int dim, bool largest, tn_tensor **values, tn_tensor **indices);
+/* Sums `t` down to `shape` (the reverse of broadcasting). */
+tn_tensor *tn_sum_to(tn_tensor *t, int ndim, const int64_t *shape);
+
+/* ---------- indexing ---------- */
+tn_tensor *tn_index_select(tn_tensor *t, int dim, tn_tensor *index);  /* 0-based */
+tn_tensor *tn_gather(tn_tensor *t, int dim, tn_tensor *index);
+tn_tensor *tn_scatter_add(tn_tensor *t, int dim, tn_tensor *index, tn_tensor *src);
+tn_tensor *tn_one_hot(tn_tensor *index, int64_t num_classes);         /* 0-based in */
+tn_tensor *tn_masked_select(tn_tensor *t, tn_tensor *mask);
+int tn_masked_assign_(tn_tensor *t, tn_tensor *mask, tn_tensor *src);  /* src broadcast or numel==count */
+tn_tensor *tn_nonzero(tn_tensor *t);
+
+/* ---------- linear algebra (OpenBLAS) ---------- */
+tn_tensor *tn_matmul(tn_tensor *a, tn_tensor *b);
+tn_tensor *tn_mm(tn_tensor *a, tn_tensor *b);
+tn_tensor *tn_bmm(tn_tensor *a, tn_tensor *b);
+tn_tensor *tn_mv(tn_tensor *a, tn_tensor *v);
+tn_tensor *tn_dot(tn_tensor *a, tn_tensor *b);
+tn_tensor *tn_outer(tn_tensor *a, tn_tensor *b);
+
+/* ---------- random (counter-based; see random.c) ---------- */
+void tn_manual_seed(uint64_t seed);
+uint64_t tn_initial_seed(void);
+/* Reserves n consecutive counters of the global stream; returns the first. */
+uint64_t tn_rng_reserve(uint64_t n);
+uint64_t tn_rng_bits(uint64_t seed, uint64_t counter);     /* 64 random bits */
+double tn_rng_uniform01(uint64_t seed, uint64_t counter);  /* [0, 1) */
+tn_tensor *tn_rand(tn_dtype dt, int ndim, const int64_t *shape);
+tn_tensor *tn_randn(tn_dtype dt, int ndim, const int64_t *shape);
+tn_tensor *tn_randint(int64_t lo, int64_t hi, int ndim, const int64_t *shape); /* [lo, hi) */
+tn_tensor *tn_randperm(int64_t n);   /* 0-based permutation */
+
+/* ---------- threads ---------- */
+void tn_set_num_threads(int n);
+int tn_get_num_threads(void);
+/* Runs fn(ctx, lo, hi) over [0, n) in chunks of at least `grain`.
+ * Runs serially when n < grain * 2 or one thread.  Chunk boundaries depend
+ * only on n and grain. */
+typedef void (*tn_range_fn)(void *ctx, int64_t lo, int64_t hi);
+void tn_parallel_for(int64_t n, int64_t grain, tn_range_fn fn, void *ctx);
+
+/* ---------- interruption ---------- */
+/* Set asynchronously (SIGINT handler); long kernels poll it and fail with
+ * "interrupted".  vm/ clears it before running user code. */
+extern volatile int tn_interrupt_flag;
+static inline bool tn_interrupted(void) { return tn_interrupt_flag != 0; }
+
+/* ---------- shape helpers ---------- */
+int tn_wrap_dim(int dim, int ndim, const char *op);  /* -1 on error (message set) */
+int tn_broadcast_shapes(const int64_t *a, int na, const int64_t *b, int nb,
+                        int64_t *out, const char *op);  /* returns ndim or -1 */
+bool tn_same_shape(const tn_tensor *a, const tn_tensor *b);
+
+#endif

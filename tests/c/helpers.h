@@ -1,0 +1,54 @@
+/*
+ * helpers.h: small helpers shared by the Check suites in tests/c/.
+ * Each suite is one test_*.c file with its own main() built from
+ * TN_SUITE_MAIN; tests/run.sh runs every suite and counts the results.
+ */
+#ifndef TESTS_HELPERS_H
+#define TESTS_HELPERS_H
+
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "tensor/tensor.h"
+#include "tensor/autograd.h"
+
+/* A tensor from a literal list, e.g. T2(TN_FLOAT32, 2, 3, ((double[]){1,2,3,4,5,6})) */
+static inline tn_tensor *t_from(tn_dtype dt, int ndim, const int64_t *shape, const double *v) {
+    tn_tensor *t = tn_empty(dt, ndim, shape);
+    for (int64_t i = 0; i < t->numel; i++) tn_store(dt, t->storage->data, i, v[i]);
+    return t;
+}
+#define T1(dt, n, ...) t_from(dt, 1, (int64_t[]){n}, (double[])__VA_ARGS__)
+#define T2(dt, a, b, ...) t_from(dt, 2, (int64_t[]){a, b}, (double[])__VA_ARGS__)
+
+/* Asserts that t has the given values (row-major) within tol. */
+static inline void t_expect(const tn_tensor *t, const double *v, int64_t n, double tol) {
+    ck_assert_msg(t != NULL, "tensor is NULL: %s", tn_last_error());
+    ck_assert_int_eq(t->numel, n);
+    for (int64_t i = 0; i < n; i++) {
+        double got = tn_get_flat(t, i);
+        ck_assert_msg(fabs(got - v[i]) <= tol || (isnan(got) && isnan(v[i])),
+                      "element %lld: got %.9g, expected %.9g", (long long)i, got, v[i]);
+    }
+}
+#define EXPECT(t, tol, ...) \
+    t_expect(t, (double[])__VA_ARGS__, (int64_t)(sizeof((double[])__VA_ARGS__) / sizeof(double)), tol)
+
+/* main() of a suite: TN_SUITE_MAIN("name", add_tests) where
+ * add_tests(TCase *tc) calls tcase_add_test. */
+#define TN_SUITE_MAIN(name, adder)                                  \
+    int main(void) {                                                \
+        Suite *s = suite_create(name);                              \
+        TCase *tc = tcase_create("core");                           \
+        tcase_set_timeout(tc, 60);                                  \
+        adder(tc);                                                  \
+        suite_add_tcase(s, tc);                                     \
+        SRunner *sr = srunner_create(s);                            \
+        srunner_run_all(sr, CK_NORMAL);                             \
+        int failed = srunner_ntests_failed(sr);                     \
+        srunner_free(sr);                                           \
+        return failed ? EXIT_FAILURE : EXIT_SUCCESS;                \
+    }
+
+#endif
