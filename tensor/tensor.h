@@ -144,7 +144,7 @@ int tn_normal_(tn_tensor *t, double mean, double std);
 tn_tensor *tn_view(tn_tensor *t, int ndim, const int64_t *shape); /* one -1 */
 tn_tensor *tn_reshape(tn_tensor *t, int ndim, const int64_t *shape);
 tn_tensor *tn_flatten(tn_tensor *t, int start, int stop);
-tn_tensor *tn_squeeze(tn_tensor *t, int dim);    /* dim < 0: all size-1 dims */
+tn_tensor *tn_squeeze(tn_tensor *t, int dim);    /* negative dims count from the end; TN_ALL_DIMS: all size-1 dims */
 tn_tensor *tn_squeeze_all(tn_tensor *t);
 tn_tensor *tn_unsqueeze(tn_tensor *t, int dim);
 tn_tensor *tn_transpose(tn_tensor *t, int d1, int d2);
