@@ -26,6 +26,7 @@ static int load_embedded(lua_State *L) {
 
 int luaopen_ember(lua_State *L) {
     vm_open_tensor(L);                              /* the module table */
+    vm_open_doc(L);                                 /* ember.doc, ember.help (doc.c) */
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     for (int i = 0; vm_embedded_modules[i].name; i++) {
         lua_pushinteger(L, i);

@@ -72,5 +72,12 @@ void vm_gc_account(lua_State *L);
 /* ---------- documentation registry (doc.c) ---------- */
 /* Attaches a docstring to the value at idx (a function or table) for help(). */
 void vm_set_doc(lua_State *L, int idx, const char *doc);
+/* Docs for fields of the table at tidx: {{"zeros", "ember.zeros(...)..."}, ..., {NULL, NULL}}. */
+typedef struct { const char *name; const char *doc; } vm_doc_reg;
+void vm_set_docs(lua_State *L, int tidx, const vm_doc_reg *docs);
+/* The docstring of the value at idx, or NULL. */
+const char *vm_get_doc(lua_State *L, int idx);
+/* Adds `doc` and `help` to the module table on top of the stack. */
+int vm_open_doc(lua_State *L);
 
 #endif
