@@ -1,0 +1,176 @@
+/*
+ * pool_impl.h: the typed pooling kernels, included by pool.c once per
+ * floating dtype with T and S(name) defined.  Not a public header.
+ *
+ * Every kernel works on planes: the N*C (H,W) planes of a contiguous input
+ * are independent, so loops run in parallel over ranges of planes, and a
+ * plane's output (OH,OW) is written by exactly one chunk (deterministic,
+ * no atomics).  1-d pooling is the H = 1 case.
+ */
+
+/* ---- max pooling ---- */
+
+/* The common 2x2, stride 2, no padding window: four loads, no bounds. */
+static void S(max2x2_plane)(const pool_geom *g, const T *x, T *y, int64_t *idx) {
+    for (int64_t oy = 0; oy < g->OH; oy++) {
+        const T *r0 = x + 2 * oy * g->W, *r1 = r0 + g->W;
+        T *yo = y + oy * g->OW;
+        int64_t *io = idx + oy * g->OW, base = 2 * oy * g->W;
+        for (int64_t ox = 0; ox < g->OW; ox++) {
+            T a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
+            int64_t i = base + 2 * ox;
+            T m = a;
+            int64_t mi = i;
+            if (b > m || b != b) m = b, mi = i + 1;
+            if (c > m || c != c) m = c, mi = i + g->W;
+            if (d > m || d != d) m = d, mi = i + g->W + 1;
+            yo[ox] = m;
+            io[ox] = mi;
+        }
+    }
+}
+
+static void S(max_plane)(const pool_geom *g, const T *x, T *y, int64_t *idx) {
+    for (int64_t oy = 0; oy < g->OH; oy++) {
+        int64_t h0 = oy * g->sh - g->ph, h1 = h0 + g->kh;
+        if (h0 < 0) h0 = 0;
+        if (h1 > g->H) h1 = g->H;
+        for (int64_t ox = 0; ox < g->OW; ox++) {
+            int64_t w0 = ox * g->sw - g->pw, w1 = w0 + g->kw;
+            if (w0 < 0) w0 = 0;
+            if (w1 > g->W) w1 = g->W;
+            T m = -(T)INFINITY;
+            int64_t mi = h0 * g->W + w0;
+            for (int64_t iy = h0; iy < h1; iy++)
+                for (int64_t ix = w0; ix < w1; ix++) {
+                    T v = x[iy * g->W + ix];
+                    if (v > m || v != v) {   /* NaN wins, as PyTorch */
+                        m = v;
+                        mi = iy * g->W + ix;
+                    }
+                }
+            y[oy * g->OW + ox] = m;
+            idx[oy * g->OW + ox] = mi;
+        }
+    }
+}
+
+static void S(max_fwd_range)(void *p, int64_t lo, int64_t hi) {
+    const pool_job *c = p;
+    const pool_geom *g = c->g;
+    bool fast = g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0 &&
+                2 * g->OH <= g->H && 2 * g->OW <= g->W;
+    for (int64_t pl = lo; pl < hi; pl++) {
+        const T *x = (const T *)c->x + pl * g->H * g->W;
+        T *y = (T *)c->y + pl * g->OH * g->OW;
+        int64_t *idx = c->idx + pl * g->OH * g->OW;
+        if (fast) S(max2x2_plane)(g, x, y, idx);
+        else S(max_plane)(g, x, y, idx);
+    }
+}
+
+/* dx[idx] += gy (dx zeroed by the caller) */
+static void S(max_bwd_range)(void *p, int64_t lo, int64_t hi) {
+    const pool_job *c = p;
+    const pool_geom *g = c->g;
+    int64_t n = g->OH * g->OW;
+    for (int64_t pl = lo; pl < hi; pl++) {
+        const T *gy = (const T *)c->x + pl * n;
+        const int64_t *idx = c->idx + pl * n;
+        T *dx = (T *)c->y + pl * g->H * g->W;
+        for (int64_t i = 0; i < n; i++) dx[idx[i]] += gy[i];
+    }
+}
+
+/* ---- average pooling ---- */
+
+/* The window of output (oy, ox) clipped to the input, and its divisor
+ * (PyTorch's: with count_include_pad the window clipped to the padded
+ * input, else the number of real elements). */
+static inline T S(avg_window)(const pool_geom *g, int64_t oy, int64_t ox, int64_t *h0, int64_t *h1,
+                              int64_t *w0, int64_t *w1) {
+    int64_t hs = oy * g->sh - g->ph, ws = ox * g->sw - g->pw;
+    int64_t he = hs + g->kh, we = ws + g->kw;
+    if (he > g->H + g->ph) he = g->H + g->ph;
+    if (we > g->W + g->pw) we = g->W + g->pw;
+    int64_t padded = (he - hs) * (we - ws);
+    if (hs < 0) hs = 0;
+    if (ws < 0) ws = 0;
+    if (he > g->H) he = g->H;
+    if (we > g->W) we = g->W;
+    *h0 = hs, *h1 = he, *w0 = ws, *w1 = we;
+    int64_t cnt = g->count_include_pad ? padded : (he - hs) * (we - ws);
+    return cnt > 0 ? (T)1 / (T)cnt : 0;
+}
+
+static void S(avg_fwd_range)(void *p, int64_t lo, int64_t hi) {
+    const pool_job *c = p;
+    const pool_geom *g = c->g;
+    for (int64_t pl = lo; pl < hi; pl++) {
+        const T *x = (const T *)c->x + pl * g->H * g->W;
+        T *y = (T *)c->y + pl * g->OH * g->OW;
+        for (int64_t oy = 0; oy < g->OH; oy++)
+            for (int64_t ox = 0; ox < g->OW; ox++) {
+                int64_t h0, h1, w0, w1;
+                T scale = S(avg_window)(g, oy, ox, &h0, &h1, &w0, &w1), s = 0;
+                for (int64_t iy = h0; iy < h1; iy++)
+                    for (int64_t ix = w0; ix < w1; ix++) s += x[iy * g->W + ix];
+                y[oy * g->OW + ox] = s * scale;
+            }
+    }
+}
+
+static void S(avg_bwd_range)(void *p, int64_t lo, int64_t hi) {
+    const pool_job *c = p;
+    const pool_geom *g = c->g;
+    for (int64_t pl = lo; pl < hi; pl++) {
+        const T *gy = (const T *)c->x + pl * g->OH * g->OW;
+        T *dx = (T *)c->y + pl * g->H * g->W;
+        for (int64_t oy = 0; oy < g->OH; oy++)
+            for (int64_t ox = 0; ox < g->OW; ox++) {
+                int64_t h0, h1, w0, w1;
+                T v = gy[oy * g->OW + ox] * S(avg_window)(g, oy, ox, &h0, &h1, &w0, &w1);
+                for (int64_t iy = h0; iy < h1; iy++)
+                    for (int64_t ix = w0; ix < w1; ix++) dx[iy * g->W + ix] += v;
+            }
+    }
+}
+
+/* ---- adaptive average pooling: window i spans [i*H/OH, ceil((i+1)*H/OH)) ---- */
+
+static void S(adaptive_fwd_range)(void *p, int64_t lo, int64_t hi) {
+    const pool_job *c = p;
+    const pool_geom *g = c->g;
+    for (int64_t pl = lo; pl < hi; pl++) {
+        const T *x = (const T *)c->x + pl * g->H * g->W;
+        T *y = (T *)c->y + pl * g->OH * g->OW;
+        for (int64_t oy = 0; oy < g->OH; oy++) {
+            int64_t h0 = adaptive_start(oy, g->H, g->OH), h1 = adaptive_end(oy, g->H, g->OH);
+            for (int64_t ox = 0; ox < g->OW; ox++) {
+                int64_t w0 = adaptive_start(ox, g->W, g->OW), w1 = adaptive_end(ox, g->W, g->OW);
+                T s = 0;
+                for (int64_t iy = h0; iy < h1; iy++)
+                    for (int64_t ix = w0; ix < w1; ix++) s += x[iy * g->W + ix];
+                y[oy * g->OW + ox] = s / (T)((h1 - h0) * (w1 - w0));
+            }
+        }
+    }
+}
+
+static void S(adaptive_bwd_range)(void *p, int64_t lo, int64_t hi) {
+    const pool_job *c = p;
+    const pool_geom *g = c->g;
+    for (int64_t pl = lo; pl < hi; pl++) {
+        const T *gy = (const T *)c->x + pl * g->OH * g->OW;
+        T *dx = (T *)c->y + pl * g->H * g->W;
+        for (int64_t oy = 0; oy < g->OH; oy++) {
+            int64_t h0 = adaptive_start(oy, g->H, g->OH), h1 = adaptive_end(oy, g->H, g->OH);
+            for (int64_t ox = 0; ox < g->OW; ox++) {
+                int64_t w0 = adaptive_start(ox, g->W, g->OW), w1 = adaptive_end(ox, g->W, g->OW);
+                T v = gy[oy * g->OW + ox] / (T)((h1 - h0) * (w1 - w0));
+                for (int64_t iy = h0; iy < h1; iy++)
+                    for (int64_t ix = w0; ix < w1; ix++) dx[iy * g->W + ix] += v;
+            }
+        }
+    }
+}
