@@ -63,11 +63,11 @@ static void run_chunks(void) {
 }
 
 static void *worker_main(void *arg) {
-    (void)arg;
+    /* the generation current when this worker was created (under pool.mu):
+     * reading it after start-up could already see the job it was made for */
+    uint64_t seen = (uint64_t)(uintptr_t)arg;
     in_parallel = true;
-    uint64_t seen = 0;
     pthread_mutex_lock(&pool.mu);
-    seen = pool.generation;
     for (;;) {
         while (pool.generation == seen && !pool.shutdown) pthread_cond_wait(&pool.work_cv, &pool.mu);
         if (pool.shutdown) break;
@@ -107,7 +107,9 @@ static void ensure_workers(void) {
     pthread_once(&atfork_once, install_atfork);
     if (pool.want == 0) tn_set_num_threads(default_threads());
     while (pool.nworkers < pool.want - 1) {
-        if (pthread_create(&pool.threads[pool.nworkers], NULL, worker_main, NULL) != 0) break;
+        if (pthread_create(&pool.threads[pool.nworkers], NULL, worker_main,
+                           (void *)(uintptr_t)pool.generation) != 0)
+            break;
         pthread_detach(pool.threads[pool.nworkers]);
         pool.nworkers++;
     }
