@@ -1,0 +1,273 @@
+-- test_autograd.lua: the autograd API from Lua, its errors, the
+-- finite-difference check of every differentiable op (with a coverage test
+-- that fails when an op of the core has no check), and memory stability of
+-- a training-like loop.
+local T = dofile("tests/lua/harness.lua")
+
+local function leaf(shape, lo, hi)
+  lo, hi = lo or -1, hi or 1
+  return ember.rand(shape, {dtype = "float64"}):mul(hi - lo):add(lo):requires_grad_()
+end
+
+T.test("requires_grad, grad, grad_fn, detach", function()
+  local x = ember.tensor{1.0, 2.0, 3.0}
+  T.eq(x.requires_grad, false)
+  T.eq(x:requires_grad_(), x)
+  T.eq(x.requires_grad, true)
+  T.eq(x.is_leaf, true)
+  local y = (x * x):sum()
+  T.eq(y.grad_fn, "sum")
+  T.eq((x * 2).grad_fn, "mul")
+  y:backward()
+  T.near(x.grad:totable(), {2, 4, 6})
+  x.grad = nil
+  T.eq(x.grad, nil)
+  local d = (x * 3):detach()
+  T.eq(d.requires_grad, false)
+  T.eq(d.grad_fn, nil)
+  x.grad = ember.zeros(3)
+  T.raises(function() x.grad = ember.zeros(2) end, "shape")
+  T.raises(function() ember.tensor{1, 2}:requires_grad_() end, "float")
+  local z = ember.zeros(2, {requires_grad = true})
+  T.eq(z.requires_grad, true)
+end)
+
+T.test("backward with a gradient argument and retain_graph", function()
+  local x = ember.tensor{1.0, 2.0}:requires_grad_()
+  local y = x * 3
+  y:backward(ember.tensor{1.0, 10.0}, {retain_graph = true})
+  T.near(x.grad:totable(), {3, 30})
+  y:backward(ember.tensor{1.0, 1.0})
+  T.near(x.grad:totable(), {6, 33})
+end)
+
+T.test("no_grad and set_grad_enabled", function()
+  local x = ember.ones(2):requires_grad_()
+  local a, b = ember.no_grad(function(k) return x * k, 7 end, 2)
+  T.eq(a.requires_grad, false)
+  T.eq(b, 7)
+  T.eq(ember.is_grad_enabled(), true)
+  T.eq(ember.set_grad_enabled(false), true)
+  T.eq((x * 2).requires_grad, false)
+  ember.set_grad_enabled(true)
+  T.eq((x * 2).requires_grad, true)
+  -- an error inside no_grad restores the mode
+  pcall(ember.no_grad, function() error("boom") end)
+  T.eq(ember.is_grad_enabled(), true)
+end)
+
+T.test("errors are clear Lua errors and the process lives on", function()
+  local x = ember.ones(3):requires_grad_()
+  T.raises(function() (x * 2):backward() end, "one element")
+  local s = (x * x):sum()
+  s:backward()
+  T.raises(function() s:backward() end, "second time")
+  local h = x * 1
+  local e = h:exp()
+  local es = e:sum()
+  ember.no_grad(function() e:add_(1) end)
+  T.raises(function() es:backward() end, "in-place")
+  T.raises(function() ember.ones(2):sum():backward() end, "does not require grad")
+  T.raises(function() x:add_(1) end, "leaf")
+  -- still alive and working
+  local y = (x * 2):sum()
+  y:backward()
+  T.ok(x.grad ~= nil)
+end)
+
+T.test("gradients of broadcast inputs reduce to the input's shape", function()
+  local w = ember.ones(3, 1):requires_grad_()
+  local b = ember.ones(4):requires_grad_()
+  ;(w * b):sum():backward()
+  T.same(w.grad.shape, {3, 1})
+  T.same(b.grad.shape, {4})
+  T.near(w.grad:totable(), {{4}, {4}, {4}})
+  T.near(b.grad:totable(), {3, 3, 3, 3})
+end)
+
+-- ---------- finite-difference checks of every differentiable op ----------
+-- checks[name] runs gradcheck on the op with several input shapes; the
+-- coverage test below fails for any op of ember.op_names() missing here.
+
+local function check(fn, inputs, opts)
+  local ok, msg = ember.gradcheck(fn, inputs, opts)
+  if not ok then error(msg, 2) end
+end
+
+local function unary(name, lo, hi)
+  return function()
+    check(function(x) return x[name](x) end, {leaf({3, 4}, lo, hi)})
+    -- non-contiguous input
+    local x = leaf({4, 3}, lo, hi)
+    check(function(a) return a:t()[name](a:t()) end, {x})
+  end
+end
+
+local function binary(name, lo, hi)
+  return function()
+    check(function(a, b) return a[name](a, b) end, {leaf({3, 4}, lo, hi), leaf({3, 4}, lo, hi)})
+    check(function(a, b) return a[name](a, b) end, {leaf({3, 1}, lo, hi), leaf({4}, lo, hi)})  -- broadcast
+    check(function(a, b) return a:t()[name](a:t(), b) end, {leaf({4, 3}, lo, hi), leaf({3, 4}, lo, hi)})
+  end
+end
+
+local function reduction(name, with_dims)
+  return function()
+    check(function(x) return x[name](x) end, {leaf({2, 3, 4}, 0.5, 2)})
+    if with_dims then
+      for d = 1, 3 do
+        check(function(x) return x[name](x, d) end, {leaf({2, 3, 4}, 0.5, 2)})
+        check(function(x) return x[name](x, -d, true) end, {leaf({2, 3, 4}, 0.5, 2)})
+      end
+      check(function(x) return x:t()[name](x:t(), 1) end, {leaf({3, 4}, 0.5, 2)})
+    end
+  end
+end
+
+local checks = {
+  add = binary("add"), sub = binary("sub"), mul = binary("mul"), div = binary("div", 0.5, 2),
+  pow = binary("pow", 0.5, 2), maximum = binary("maximum"), minimum = binary("minimum"),
+  neg = unary("neg"), abs = unary("abs", 0.2, 2), exp = unary("exp"), log = unary("log", 0.2, 2),
+  log1p = unary("log1p", -0.5, 2), sqrt = unary("sqrt", 0.2, 2), rsqrt = unary("rsqrt", 0.2, 2),
+  sin = unary("sin"), cos = unary("cos"), tanh = unary("tanh"), sigmoid = unary("sigmoid"),
+  relu = unary("relu", 0.1, 1), gelu = unary("gelu", -3, 3), silu = unary("silu", -3, 3),
+  softplus = unary("softplus", -3, 3), reciprocal = unary("reciprocal", 0.5, 2),
+  leaky_relu = function() check(function(x) return x:leaky_relu(0.2) end, {leaf({3, 4})}) end,
+  clamp = function() check(function(x) return x:clamp(-0.5, 0.5) end, {leaf({3, 4})}) end,
+  where = function()
+    check(function(a, b) return ember.where(a:gt(0), a, b) end, {leaf({3, 4}), leaf({4})})
+  end,
+  masked_fill = function() check(function(a) return a:masked_fill(a:gt(0), 2) end, {leaf({3, 4})}) end,
+  to = function()
+    check(function(a) return a:float():double() end, {leaf({3})}, {eps = 1e-2, atol = 1e-3, rtol = 1e-3})
+  end,
+  clone = unary("clone"),
+  sum = reduction("sum", true), mean = reduction("mean", true), prod = reduction("prod", true),
+  amax = reduction("amax", true), amin = reduction("amin", true),
+  max = function()
+    for d = 1, 3 do check(function(x) return (x:max(d)) end, {leaf({2, 3, 4})}) end
+  end,
+  min = function()
+    for d = 1, 3 do check(function(x) return (x:min(d)) end, {leaf({2, 3, 4})}) end
+  end,
+  logsumexp = reduction("logsumexp", true), norm = function()
+    check(function(x) return x:norm() end, {leaf({3, 4})})
+    check(function(x) return x:norm(2, 2) end, {leaf({3, 4})})
+    check(function(x) return x:norm(1, 1) end, {leaf({3, 4}, 0.2, 1)})
+  end,
+  cumsum = function()
+    for d = 1, 2 do check(function(x) return x:cumsum(d) end, {leaf({3, 4})}) end
+  end,
+  softmax = function()
+    for d = 1, 3 do check(function(x) return x:softmax(d) end, {leaf({2, 3, 4})}) end
+  end,
+  log_softmax = function()
+    for d = 1, 3 do check(function(x) return x:log_softmax(d) end, {leaf({2, 3, 4})}) end
+  end,
+  view = function()
+    check(function(x) return x:view(4, 3) end, {leaf({3, 4})})
+    check(function(x) return x:t():reshape(12) end, {leaf({3, 4})})
+    check(function(x) return x:unsqueeze(1):squeeze(1):flatten() end, {leaf({3, 4})})
+  end,
+  permute = function()
+    check(function(x) return x:permute(3, 1, 2) end, {leaf({2, 3, 4})})
+    check(function(x) return x:transpose(1, 2) end, {leaf({2, 3})})
+  end,
+  slice = function()
+    check(function(x) return x:narrow(2, 2, 2) end, {leaf({3, 4})})
+    check(function(x) return x[{{1, -1, 2}, {2, 3}}] end, {leaf({3, 4})})
+  end,
+  select = function()
+    check(function(x) return x[2] end, {leaf({3, 4})})
+    check(function(x) return x:select(2, 3) end, {leaf({3, 4})})
+  end,
+  expand = function() check(function(x) return x:expand(3, 4) end, {leaf({3, 1})}) end,
+  cat = function()
+    check(function(a, b) return ember.cat({a, b}, 2) end, {leaf({2, 3}), leaf({2, 2})})
+    check(function(a, b) return ember.stack({a, b}, 1) end, {leaf({2, 3}), leaf({2, 3})})
+  end,
+  index_select = function()
+    check(function(x) return x:index_select(1, ember.tensor{3, 1, 3}) end, {leaf({3, 4})})
+    check(function(x) return x:index_select(2, ember.tensor{2, 4}) end, {leaf({3, 4})})
+  end,
+  gather = function()
+    check(function(x) return x:gather(2, ember.tensor{{1, 1}, {4, 2}, {3, 3}}) end, {leaf({3, 4})})
+  end,
+  scatter_add = function()
+    check(function(x, s) return x:scatter_add(2, ember.tensor{{1, 1}, {4, 2}, {3, 3}}, s) end,
+          {leaf({3, 4}), leaf({3, 2})})
+  end,
+  masked_select = function()
+    check(function(x) return x:masked_select(ember.tensor{{true, false}, {false, true}}) end, {leaf({2, 2})})
+  end,
+  matmul = function()
+    check(function(a, b) return a:matmul(b) end, {leaf({3, 4}), leaf({4, 2})})
+    check(function(a, b) return a:matmul(b) end, {leaf({2, 3, 4}), leaf({4, 2})})  -- broadcast batch
+    check(function(a, b) return a:matmul(b) end, {leaf({4}), leaf({4, 2})})
+    check(function(a, b) return a:matmul(b) end, {leaf({3, 4}), leaf({4})})
+    check(function(a, b) return a:t():matmul(b) end, {leaf({4, 3}), leaf({4, 2})})  -- transposed
+    check(function(a, b) return a:dot(b) end, {leaf({4}), leaf({4})})
+    check(function(a, b) return a:outer(b) end, {leaf({3}), leaf({2})})
+  end,
+}
+
+-- composites (no rule of their own) are checked too
+T.test("gradcheck: composites var, std, sort, topk", function()
+  check(function(x) return x:var(2) end, {leaf({3, 4})})
+  check(function(x) return x:std() end, {leaf({3, 4})})
+  check(function(x) return (x:sort(2)) end, {leaf({3, 4})})
+  check(function(x) return (x:topk(2)) end, {leaf({3, 4})})
+end)
+
+for _, name in ipairs(ember.op_names()) do
+  if checks[name] then T.test("gradcheck: " .. name, checks[name]) end
+end
+
+T.test("every differentiable op has a finite-difference check", function()
+  local missing = {}
+  for _, name in ipairs(ember.op_names()) do
+    if not checks[name] and not (EMBER_NN_CHECKED or {})[name] then missing[#missing + 1] = name end
+  end
+  T.eq(table.concat(missing, ", "), "", "ops without a gradient check")
+end)
+
+-- ---------- memory: a 2-layer MLP loop keeps RSS flat ----------
+local function rss_kb()
+  local f = io.open("/proc/self/status")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return tonumber(s:match("VmRSS:%s*(%d+)"))
+end
+
+T.test("5,000 forward+backward steps of a 784-256-10 MLP keep RSS flat", function()
+  ember.manual_seed(1)
+  local x = ember.randn(128, 784)
+  local y = ember.randint(1, 11, {128})
+  local W1 = (ember.randn(784, 256) * 0.05):requires_grad_()
+  local b1 = ember.zeros(256):requires_grad_()
+  local W2 = (ember.randn(256, 10) * 0.05):requires_grad_()
+  local b2 = ember.zeros(10):requires_grad_()
+  local target = ember.one_hot(y, 10):float()
+  local iters = tonumber(os.getenv("EMBER_MLP_ITERS") or "5000")
+  local rss100
+  for i = 1, iters do
+    local h = (x:matmul(W1) + b1):relu()
+    local logits = h:matmul(W2) + b2
+    local loss = -(logits:log_softmax(2) * target):sum(2):mean()
+    loss:backward()
+    ember.no_grad(function()
+      for _, p in ipairs{W1, b1, W2, b2} do
+        p:sub_(p.grad * 0.01)
+        p.grad = nil
+      end
+    end)
+    if i == 100 then rss100 = rss_kb() end
+  end
+  local rss_end = rss_kb()
+  if rss100 and rss_end then
+    T.ok(rss_end < rss100 * 1.10, string.format("RSS grew from %d KB to %d KB", rss100, rss_end))
+  end
+end)
+
+T.done()
