@@ -5,7 +5,7 @@
  *   ember [options] [script [args]]
  *     -e code     run code
  *     -i          interactive after running the script / code
- *     -l mod      require mod and store it in global mod
+ *     -l mod      require mod (or ember.mod) and store it in global mod
  *     --version, --help
  * The script sees its arguments in the global `arg` (arg[0] is the script).
  */
@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "vm/vm.h"
+#include "repl/repl.h"
 
 #define EMBER_VERSION "ember 0.1.0"
 
@@ -40,7 +40,27 @@ static void set_args(lua_State *L, char **argv, int argc, int script) {
     lua_setglobal(L, "arg");
 }
 
-int repl_run(lua_State *L);  /* repl.c */
+/* `help` as a global, in the REPL and in scripts run by ember (ember.so
+ * leaves the globals of stock lua alone) */
+static void set_help(lua_State *L) {
+    if (lua_getglobal(L, "ember") == LUA_TTABLE && lua_getfield(L, -1, "help") != LUA_TNIL)
+        lua_setglobal(L, "help");
+    lua_settop(L, 0);
+}
+
+/* -l mod: require mod into global mod; `-l nn` finds ember.nn as well */
+static int load_module(lua_State *L, const char *mod) {
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    lua_pushfstring(L, "ember.%s", mod);
+    bool ember_mod = lua_rawget(L, -2) != LUA_TNIL;
+    lua_pop(L, 2);
+    lua_getglobal(L, "require");
+    if (ember_mod) lua_pushfstring(L, "ember.%s", mod);
+    else lua_pushstring(L, mod);
+    int status = vm_pcall(L, 1, 1);
+    if (status == LUA_OK) lua_setglobal(L, mod);
+    return status;
+}
 
 int main(int argc, char **argv) {
     int script = 0, interactive = 0, ran = 0, i;
@@ -77,6 +97,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "ember: cannot create the Lua state\n");
         return 1;
     }
+    set_help(L);
     set_args(L, argv, argc, script ? script : 0);
     int status = LUA_OK;
     int end = script ? script : argc;
@@ -85,11 +106,7 @@ int main(int argc, char **argv) {
             status = vm_dostring(L, argv[++i], "=(command line)");
             ran = 1;
         } else if (strcmp(argv[i], "-l") == 0) {
-            const char *mod = argv[++i];
-            lua_getglobal(L, "require");
-            lua_pushstring(L, mod);
-            status = vm_pcall(L, 1, 1);
-            if (status == LUA_OK) lua_setglobal(L, mod);
+            status = load_module(L, argv[++i]);
         }
     }
     if (status == LUA_OK && script) {
