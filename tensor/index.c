@@ -59,19 +59,6 @@ static inline void copy_elem(char *dst, const char *src, size_t es) {
     }
 }
 
-/* dst[0] += src[0] in dtype dt (bool: or) */
-static inline void add_elem(tn_dtype dt, char *dst, const char *src) {
-    switch (dt) {
-    case TN_FLOAT32: *(float *)dst += *(const float *)src; break;
-    case TN_FLOAT64: *(double *)dst += *(const double *)src; break;
-    case TN_INT64: *(int64_t *)dst = (int64_t)((uint64_t)*(int64_t *)dst + (uint64_t)*(const int64_t *)src); break;
-    case TN_INT32: *(int32_t *)dst = (int32_t)((uint32_t)*(int32_t *)dst + (uint32_t)*(const int32_t *)src); break;
-    case TN_UINT8: *(uint8_t *)dst = (uint8_t)(*(uint8_t *)dst + *(const uint8_t *)src); break;
-    case TN_BOOL: *(uint8_t *)dst = *(uint8_t *)dst | *(const uint8_t *)src; break;
-    default: break;
-    }
-}
-
 static int check_index_dtype(const char *op, const tn_tensor *index) {
     if (index->dtype != TN_INT64 && index->dtype != TN_INT32) {
         tn_error("%s: index must be an int64 (or int32) tensor, got %s", op,
@@ -95,11 +82,6 @@ static const int64_t *index_values(const char *op, tn_tensor *index, bool *owned
     for (int64_t i = 0; i < index->numel; i++) v[i] = tn_get_flat_i64(index, i);
     *owned = true;
     return v;
-}
-
-static inline int64_t index_at(const tn_tensor *index, int64_t off) {
-    const char *p = tn_data(index);
-    return index->dtype == TN_INT64 ? ((const int64_t *)p)[off] : ((const int32_t *)p)[off];
 }
 
 static int out_of_range(const char *op, int64_t v, int d, int64_t size) {
@@ -301,30 +283,134 @@ static int check_gs(const char *op, tn_tensor *t, int d, tn_tensor *index, tn_te
     return 0;
 }
 
-/* Walks index; `direct` is read/written at the index position, `target` at
- * the index position with dim d replaced by the index value.
- * gather: out(direct) = t(target); scatter_add: out(target) += src(direct). */
+/* gather and scatter_add walk `index`: `direct` is read/written at the index
+ * position, `target` at the index position with dim d replaced by the index
+ * value.  gather: direct(out) = target(t); scatter_add: target(out) +=
+ * direct(src).  Size-1 dims are dropped (they move no offset), the last
+ * remaining dim is the inner loop, and the others are rows. */
+typedef enum { GS_CHECK, GS_GATHER8, GS_GATHER4, GS_GATHER1, GS_ADD_F32, GS_ADD_F64,
+               GS_ADD_U64, GS_ADD_U32, GS_ADD_U8, GS_OR_B } gs_kind;
+
+typedef struct {
+    gs_kind kind;
+    int nd;                                   /* dims of size > 1 */
+    int64_t shape[TN_MAX_DIMS];
+    int64_t si[TN_MAX_DIMS], sd[TN_MAX_DIMS], st[TN_MAX_DIMS];  /* index, direct, target */
+    const char *ip;
+    char *dp, *tp;
+    bool i32;                                 /* index dtype int32 (else int64) */
+    int64_t size, tstride;                    /* target's dim d */
+    int64_t bad;                              /* GS_CHECK: an out-of-range value */
+    bool found_bad;
+} gs_plan;
+
+static void gs_plan_init(gs_plan *p, gs_kind kind, tn_tensor *index, int d, tn_tensor *direct,
+                         tn_tensor *target) {
+    memset(p, 0, sizeof *p);
+    p->kind = kind;
+    for (int i = 0; i < index->ndim; i++) {
+        if (index->shape[i] == 1) continue;
+        p->shape[p->nd] = index->shape[i];
+        p->si[p->nd] = index->stride[i];
+        p->sd[p->nd] = direct ? direct->stride[i] : 0;
+        p->st[p->nd] = i == d ? 0 : target->stride[i];
+        p->nd++;
+    }
+    if (p->nd == 0) p->shape[p->nd++] = 1;  /* one element */
+    p->ip = tn_data(index);
+    p->dp = direct ? tn_data(direct) : NULL;
+    p->tp = tn_data(target);
+    p->i32 = index->dtype == TN_INT32;
+    p->size = target->shape[d];
+    p->tstride = target->stride[d];
+}
+
+/* Rows [lo, hi): each row is one inner loop of shape[nd - 1] elements. */
+#define GS_ROWS(IT, BODY)                                                         \
+    do {                                                                          \
+        int64_t n = p->shape[p->nd - 1], si = p->si[p->nd - 1];                   \
+        int64_t sd = p->sd[p->nd - 1], st = p->st[p->nd - 1];                     \
+        (void)sd, (void)st;                                                       \
+        for (int64_t r = lo; r < hi; r++) {                                       \
+            int64_t oi = 0, od = 0, ot = 0, rem = r;                              \
+            for (int k = p->nd - 2; k >= 0; k--) {                                \
+                int64_t c = rem % p->shape[k];                                    \
+                rem /= p->shape[k];                                               \
+                oi += c * p->si[k];                                               \
+                od += c * p->sd[k];                                               \
+                ot += c * p->st[k];                                               \
+            }                                                                     \
+            const IT *ix = (const IT *)p->ip + oi;                                \
+            (void)od, (void)ot;                                                   \
+            for (int64_t j = 0; j < n; j++) {                                     \
+                int64_t v = ix[j * si];                                           \
+                BODY                                                              \
+            }                                                                     \
+        }                                                                         \
+    } while (0)
+#define GS_COPY(T) \
+    ((T *)p->dp)[od + j * sd] = ((const T *)p->tp)[ot + j * st + v * p->tstride];
+#define GS_ADD(T) \
+    ((T *)p->tp)[ot + j * st + v * p->tstride] += ((const T *)p->dp)[od + j * sd];
+#define GS_OR \
+    ((uint8_t *)p->tp)[ot + j * st + v * p->tstride] |= ((const uint8_t *)p->dp)[od + j * sd];
+/* GS_CHECK stops at the first bad value (rows run serially for it) */
+#define GS_CHK                                                                    \
+    if (v < 0 || v >= p->size) {                                                  \
+        p->bad = v;                                                               \
+        p->found_bad = true;                                                      \
+        return;                                                                   \
+    }
+
+/* unsigned adds for integers: wrap-around instead of signed overflow (UB) */
+#define DEF_GS_RANGE(name, IT)                                                    \
+    static void name(gs_plan *p, int64_t lo, int64_t hi) {                        \
+        switch (p->kind) {                                                        \
+        case GS_CHECK: GS_ROWS(IT, GS_CHK); break;                                \
+        case GS_GATHER8: GS_ROWS(IT, GS_COPY(uint64_t)); break;                   \
+        case GS_GATHER4: GS_ROWS(IT, GS_COPY(uint32_t)); break;                   \
+        case GS_GATHER1: GS_ROWS(IT, GS_COPY(uint8_t)); break;                    \
+        case GS_ADD_F32: GS_ROWS(IT, GS_ADD(float)); break;                       \
+        case GS_ADD_F64: GS_ROWS(IT, GS_ADD(double)); break;                      \
+        case GS_ADD_U64: GS_ROWS(IT, GS_ADD(uint64_t)); break;                    \
+        case GS_ADD_U32: GS_ROWS(IT, GS_ADD(uint32_t)); break;                    \
+        case GS_ADD_U8: GS_ROWS(IT, GS_ADD(uint8_t)); break;                      \
+        case GS_OR_B: GS_ROWS(IT, GS_OR); break;                                  \
+        }                                                                         \
+    }
+DEF_GS_RANGE(gs_range_i64, int64_t)
+DEF_GS_RANGE(gs_range_i32, int32_t)
+
+static void gs_range(void *vctx, int64_t lo, int64_t hi) {
+    gs_plan *p = vctx;
+    if (p->i32) gs_range_i32(p, lo, hi);
+    else gs_range_i64(p, lo, hi);
+}
+
+static int64_t gs_rows(const gs_plan *p) { return prod(p->shape, 0, p->nd - 1); }
+
+/* Checks every index value, then runs the kernel: gather in parallel over
+ * rows (each writes its own part of the output), scatter_add serially
+ * (rows may add into the same place). */
 static int gs_run(const char *op, bool scatter, tn_tensor *index, int d, tn_tensor *direct,
                   tn_tensor *target) {
-    walk w;
-    walk_init(&w, index->ndim, index->shape);
-    int64_t st[TN_MAX_DIMS];
-    memcpy(st, target->stride, sizeof st);
-    st[d] = 0;
-    walk_add(&w, index->stride, 0);
-    walk_add(&w, direct->stride, 0);
-    walk_add(&w, st, 0);
-    int64_t size = target->shape[d], tstride = target->stride[d];
-    tn_dtype dt = target->dtype;
-    size_t es = tn_dtype_size(dt);
-    char *dp = tn_data(direct), *tp = tn_data(target);
-    for (int64_t i = 0; i < index->numel; i++) {
-        int64_t v = index_at(index, w.off[0]);
-        if (v < 0 || v >= size) return out_of_range(op, v, d, size);
-        char *a = dp + w.off[1] * (int64_t)es, *b = tp + (w.off[2] + v * tstride) * (int64_t)es;
-        if (scatter) add_elem(dt, b, a);
-        else copy_elem(a, b, es);
-        walk_next(&w);
+    if (index->numel == 0) return 0;
+    gs_plan p;
+    gs_plan_init(&p, GS_CHECK, index, d, direct, target);
+    int64_t rows = gs_rows(&p);
+    gs_range(&p, 0, rows);
+    if (p.found_bad) return out_of_range(op, p.bad, d, p.size);
+    static const gs_kind gathers[9] = {[8] = GS_GATHER8, [4] = GS_GATHER4, [1] = GS_GATHER1};
+    static const gs_kind adds[TN_DTYPE_COUNT] = {
+        [TN_FLOAT32] = GS_ADD_F32, [TN_FLOAT64] = GS_ADD_F64, [TN_INT64] = GS_ADD_U64,
+        [TN_INT32] = GS_ADD_U32,   [TN_UINT8] = GS_ADD_U8,    [TN_BOOL] = GS_OR_B};
+    p.kind = scatter ? adds[target->dtype] : gathers[tn_dtype_size(target->dtype)];
+    if (scatter) {
+        gs_range(&p, 0, rows);
+    } else {
+        int64_t inner = p.shape[p.nd - 1];
+        int64_t grain = TN_GRAIN / 4 / inner;  /* random reads: smaller chunks pay off */
+        tn_parallel_for(rows, grain > 0 ? grain : 1, gs_range, &p);
     }
     return 0;
 }
