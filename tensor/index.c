@@ -648,7 +648,9 @@ static int masked_assign_grad(tn_tensor *t, tn_tensor *me, tn_tensor *src, bool 
         /* t with the masked places zeroed, plus src scattered into them */
         int64_t cnt = src->numel, numel = t->numel;
         tn_tensor *pos = tn_empty(TN_INT64, 1, &cnt);
-        tn_tensor *cs = pos ? tn_to(src, t->dtype) : NULL;
+        tn_tensor *flat_src = pos ? tn_reshape(src, 1, &cnt) : NULL;
+        tn_tensor *cs = flat_src ? tn_to(flat_src, t->dtype) : NULL;
+        tn_release(flat_src);
         tn_tensor *zt = cs ? tn_masked_fill(t, me, 0) : NULL;
         tn_tensor *flat = zt ? tn_reshape(zt, 1, &numel) : NULL;
         tn_tensor *sum = NULL;
@@ -685,12 +687,17 @@ int tn_masked_assign_(tn_tensor *t, tn_tensor *mask, tn_tensor *src) {
     if (!me) return -1;
     int64_t cnt = count_true(me);
     /* src fills the selected places in order when it is 1-D with one value
-     * per place; otherwise it broadcasts against t (a scalar anywhere) */
+     * per place (as PyTorch); otherwise it broadcasts against t (a
+     * one-element src anywhere), and failing that, any src with one value
+     * per place fills them in row-major order */
     bool sequential = src->numel != 1 && src->ndim == 1 && src->numel == cnt;
     int64_t bs[TN_MAX_DIMS];
     if (!sequential && src->numel != 1) {
         int bn = tn_broadcast_shapes(t->shape, t->ndim, src->shape, src->ndim, bs, "masked_assign_");
-        if (bn != t->ndim || memcmp(bs, t->shape, sizeof(int64_t) * (size_t)bn) != 0) {
+        bool fits = bn == t->ndim && memcmp(bs, t->shape, sizeof(int64_t) * (size_t)bn) == 0;
+        if (!fits && src->numel == cnt) {
+            sequential = true;
+        } else if (!fits) {
             tn_error("masked_assign_: src of shape %s has %lld elements, but the mask selects %lld "
                      "and the shape does not broadcast to the tensor's shape %s",
                      tn_shape_str(src->shape, src->ndim, s1, sizeof s1), (long long)src->numel,
@@ -731,10 +738,10 @@ int tn_masked_assign_(tn_tensor *t, tn_tensor *mask, tn_tensor *src) {
     char *tp = tn_data(t);
     const char *vp = tn_data(vals);
     const uint8_t *m = tn_data(me);
-    int64_t vstep = sequential ? vals->stride[0] : 0, j = 0;
+    int64_t j = 0;
     for (int64_t i = 0; i < t->numel; i++) {
         if (m[i]) {
-            int64_t vo = sequential ? (j++) * vstep : w.off[1];
+            int64_t vo = sequential ? j++ : w.off[1];  /* sequential: vals is contiguous */
             copy_elem(tp + w.off[0] * (int64_t)es, vp + vo * (int64_t)es, es);
         }
         walk_next(&w);

@@ -180,6 +180,16 @@ START_TEST(test_gather) {
     tn_tensor *j32 = tn_to(j, TN_INT32);
     tn_tensor *gt = tn_gather(tt, 0, j32);  /* tt[j[a][b]][b] */
     EXPECT(gt, 0, {2, 4, 9, 1, 6, 8});
+    /* one index per row (how a loss picks the target class), and a
+     * non-contiguous index */
+    tn_tensor *col = IDX2(3, 1, {3, 0, 2});
+    tn_tensor *gc = tn_gather(t, 1, col);
+    EXPECT_SHAPE(gc, 3, 1);
+    EXPECT(gc, 0, {3, 4, 10});
+    tn_tensor *jt = tn_transpose(j, 0, 1);  /* [3, 2]: {2, 1} {0, 2} {1, 0} */
+    tn_tensor *gj = tn_gather(t, 1, jt);
+    EXPECT(gj, 0, {2, 1, 4, 6, 9, 8});
+    tn_release(col); tn_release(gc); tn_release(jt); tn_release(gj);
     /* errors */
     tn_tensor *bad = IDX2(1, 2, {0, 4});
     EXPECT_ERROR(tn_gather(t, 1, bad), "gather: index 5 is out of range for dim 2 of size 4");
@@ -312,6 +322,13 @@ START_TEST(test_masked_assign) {
     tn_tensor *seven = tn_full(TN_INT64, 2, (int64_t[]){1, 1}, 7);
     ck_assert_int_eq(tn_masked_assign_(tt, mc, seven), 0);
     EXPECT(t, 0, {7, 7, 7, 10, 4, 2});
+    /* a src of another shape with one value per place fills them in order */
+    tn_tensor *sq = t_from(TN_FLOAT32, 2, (int64_t[]){2, 2}, (double[]){-1, -2, -3, -4});
+    tn_tensor *m3 = mask_from(2, (int64_t[]){2, 3}, (double[]){1, 1, 0, 0, 1, 1});
+    ck_assert_int_eq(tn_masked_assign_(t, m3, sq), 0);
+    EXPECT(t, 0, {-1, -2, 7, 10, -3, -4});
+    ck_assert_int_eq(tn_masked_assign_(t, m3, seven), 0);
+    tn_release(sq); tn_release(m3);
     /* errors */
     tn_tensor *two = IOTA(2);
     EXPECT_FAIL(tn_masked_assign_(t, m, two), "has 2 elements, but the mask selects 3");
@@ -323,7 +340,7 @@ START_TEST(test_masked_assign) {
     EXPECT_FAIL(tn_masked_assign_(t, fm, s), "bool");
     tn_tensor *leaf = LEAF(2, 3);
     EXPECT_FAIL(tn_masked_assign_(leaf, m, s), "leaf");
-    EXPECT(t, 0, {7, 7, 7, 10, 4, 2});  /* failed calls left t alone */
+    EXPECT(t, 0, {7, 7, 7, 10, 7, 7});  /* failed calls left t alone */
     tn_release(leaf); tn_release(fm); tn_release(mbig); tn_release(m4); tn_release(two);
     tn_release(tt); tn_release(mc); tn_release(seven); tn_release(row); tn_release(m2);
     tn_release(vals); tn_release(s); tn_release(m); tn_release(t);
@@ -457,7 +474,9 @@ static tn_tensor *g_masked_assign(void *ctx, tn_tensor **in) {
     int seq = *(int *)ctx;
     tn_tensor *t = tn_mul(in[0], in[0]);  /* [2, 3], has history */
     tn_tensor *m = mask_from(2, (int64_t[]){2, 3}, (double[]){0, 1, 1, 1, 0, 1});
-    tn_tensor *src = seq ? tn_retain(in[1]) : tn_narrow(in[1], 0, 0, 3);  /* [4] or [3] */
+    /* [4] in order, [3] broadcast, or [2, 2] in order */
+    tn_tensor *src = seq == 1 ? tn_retain(in[1]) : seq == 0 ? tn_narrow(in[1], 0, 0, 3)
+                                                            : tn_view(in[1], 2, (int64_t[]){2, 2});
     int rc = tn_masked_assign_(t, m, src);
     tn_release(m); tn_release(src);
     if (rc < 0) {
@@ -470,9 +489,8 @@ static tn_tensor *g_masked_assign(void *ctx, tn_tensor **in) {
 }
 START_TEST(test_grad_masked_assign) {
     tn_tensor *in[2] = {LEAF(2, 3), LEAF(4)};
-    int seq = 1, bc = 0;
-    check_grad(g_masked_assign, &seq, 2, in);
-    check_grad(g_masked_assign, &bc, 2, in);
+    int modes[] = {1, 0, 2};
+    for (int k = 0; k < 3; k++) check_grad(g_masked_assign, &modes[k], 2, in);
     tn_release(in[0]); tn_release(in[1]);
 }
 END_TEST
