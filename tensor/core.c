@@ -9,7 +9,9 @@
  */
 #include "internal.h"
 
+#include <malloc.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -108,10 +110,63 @@ size_t tn_bytes_allocated_total(void) { return atomic_load(&bytes_total); }
 
 #define STORAGE_HEADER 64  /* keeps data 64-byte aligned after the header */
 
+/* Large blocks: glibc's dynamic mmap threshold rises after the first large
+ * free, after which big tensors come from the brk heap, fragment it, and RSS
+ * creeps up in a training loop.  We fix the threshold (large blocks always
+ * mmap'd and returned on free) and keep a small cache of freed large blocks
+ * by exact size, because a training loop allocates the same shapes every
+ * step and page-faulting fresh mmaps each time would cost more than the
+ * math of a small step.  The cache holds at most CACHE_BYTES. */
+#define LARGE_BLOCK (1u << 20)
+#define CACHE_SLOTS 16
+#define CACHE_BYTES ((size_t)64 << 20)
+
+static struct {
+    pthread_mutex_t mu;
+    void *block[CACHE_SLOTS];
+    size_t size[CACHE_SLOTS];
+    size_t total;
+} cache = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+__attribute__((constructor)) static void fix_mmap_threshold(void) {
+    mallopt(M_MMAP_THRESHOLD, LARGE_BLOCK);
+}
+
+static void *cache_take(size_t size) {
+    void *b = NULL;
+    pthread_mutex_lock(&cache.mu);
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        if (cache.block[i] && cache.size[i] == size) {
+            b = cache.block[i];
+            cache.block[i] = NULL;
+            cache.total -= size;
+            break;
+        }
+    pthread_mutex_unlock(&cache.mu);
+    return b;
+}
+
+static bool cache_put(void *b, size_t size) {
+    bool kept = false;
+    pthread_mutex_lock(&cache.mu);
+    if (cache.total + size <= CACHE_BYTES)
+        for (int i = 0; i < CACHE_SLOTS; i++)
+            if (!cache.block[i]) {
+                cache.block[i] = b;
+                cache.size[i] = size;
+                cache.total += size;
+                kept = true;
+                break;
+            }
+    pthread_mutex_unlock(&cache.mu);
+    return kept;
+}
+
 static tn_storage *storage_new(size_t nbytes) {
     _Static_assert(sizeof(tn_storage) <= STORAGE_HEADER, "storage header too big");
-    void *block = NULL;
-    if (posix_memalign(&block, 64, STORAGE_HEADER + (nbytes ? nbytes : 1)) != 0) {
+    size_t size = STORAGE_HEADER + (nbytes ? nbytes : 1);
+    void *block = size >= LARGE_BLOCK ? cache_take(size) : NULL;
+    if (!block && posix_memalign(&block, 64, size) != 0) {
         tn_error("out of memory allocating %zu bytes", nbytes);
         return NULL;
     }
@@ -128,7 +183,8 @@ static tn_storage *storage_new(size_t nbytes) {
 static void storage_release(tn_storage *s) {
     if (s && --s->refcount == 0) {
         atomic_fetch_sub(&bytes_live, s->nbytes);
-        free(s);
+        size_t size = STORAGE_HEADER + (s->nbytes ? s->nbytes : 1);
+        if (size < LARGE_BLOCK || !cache_put(s, size)) free(s);
     }
 }
 
