@@ -411,15 +411,21 @@ END_TEST
 static tn_tensor *g_gather(void *ctx, tn_tensor **in) {
     int dim = *(int *)ctx;
     tn_tensor *i = IDX2(2, 3, {2, 0, 2, 1, 1, 0});
-    tn_tensor *r = tn_gather(in[0], dim, i);
+    /* dim 99: gather along dim 1 of the transposed (non-contiguous) input */
+    tn_tensor *x = dim == 99 ? tn_transpose(in[0], 0, 1) : tn_retain(in[0]);
+    tn_tensor *r = tn_gather(x, dim == 99 ? 1 : dim, i);
     tn_tensor *m = tn_mul(r, r);
-    tn_release(i); tn_release(r);
+    tn_release(i); tn_release(r); tn_release(x);
     return m;
 }
 START_TEST(test_grad_gather) {
     tn_tensor *x = LEAF(3, 4);
     int dims[] = {0, -1};
     for (int k = 0; k < 2; k++) check_grad(g_gather, &dims[k], 1, &x);
+    tn_tensor *y = LEAF(4, 3);
+    int nc = 99;
+    check_grad(g_gather, &nc, 1, &y);
+    tn_release(y);
     tn_tensor *i = IDX2(1, 1, {0});
     tn_tensor *r = tn_gather(x, 0, i);
     ck_assert_str_eq(r->grad_fn->name, "gather");
