@@ -389,6 +389,107 @@ START_TEST(test_embedding_gradcheck_and_errors) {
 }
 END_TEST
 
+/* ======================= attention ======================= */
+
+/* naive reference in double: q (B, L, E), k (B, S, E), v (B, S, Ev) flattened */
+static void sdpa_reference(tn_tensor *q, tn_tensor *k, tn_tensor *v, bool causal, double scale,
+                           double *out) {
+    int nd = q->ndim;
+    int64_t L = q->shape[nd - 2], E = q->shape[nd - 1], S = k->shape[nd - 2], Ev = v->shape[nd - 1];
+    int64_t B = q->numel / (L * E);
+    double *w = malloc(sizeof(double) * (size_t)S);
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t i = 0; i < L; i++) {
+            double m = -INFINITY, sum = 0;
+            for (int64_t j = 0; j < S; j++) {
+                double d = 0;
+                for (int64_t e = 0; e < E; e++)
+                    d += tn_get_flat(q, (b * L + i) * E + e) * tn_get_flat(k, (b * S + j) * E + e);
+                w[j] = causal && j > i ? -INFINITY : d * scale;
+                if (w[j] > m) m = w[j];
+            }
+            for (int64_t j = 0; j < S; j++) sum += (w[j] = exp(w[j] - m));
+            for (int64_t e = 0; e < Ev; e++) {
+                double o = 0;
+                for (int64_t j = 0; j < S; j++) o += w[j] / sum * tn_get_flat(v, (b * S + j) * Ev + e);
+                out[(b * L + i) * Ev + e] = o;
+            }
+        }
+    free(w);
+}
+
+START_TEST(test_sdpa_against_reference) {
+    tn_manual_seed(9);
+    for (int causal = 0; causal < 2; causal++)
+        for (int k64 = 0; k64 < 2; k64++) {
+            tn_dtype dt = k64 ? TN_FLOAT64 : TN_FLOAT32;
+            /* L = 3 queries, S = 5 keys: the causal mask is aligned top-left */
+            tn_tensor *q = RANDN(dt, 2, 3, 3, 4), *k = RANDN(dt, 2, 3, 5, 4), *v = RANDN(dt, 2, 3, 5, 6);
+            tn_tensor *o = nn_scaled_dot_product_attention(q, k, v, causal, 0);
+            ck_assert_ptr_nonnull(o);
+            ck_assert_int_eq(o->ndim, 4);
+            ck_assert_int_eq(o->shape[2], 3);
+            ck_assert_int_eq(o->shape[3], 6);
+            double ref[2 * 3 * 3 * 6];
+            sdpa_reference(q, k, v, causal, 0.5, ref);
+            t_expect(o, ref, 2 * 3 * 3 * 6, k64 ? 1e-12 : 1e-5);
+            /* an explicit scale */
+            tn_tensor *o2 = nn_scaled_dot_product_attention(q, k, v, causal, 0.1);
+            sdpa_reference(q, k, v, causal, 0.1, ref);
+            t_expect(o2, ref, 2 * 3 * 3 * 6, k64 ? 1e-12 : 1e-5);
+            release_all(5, (tn_tensor *[]){q, k, v, o, o2});
+        }
+    /* causal, first query: attends to key 1 only, so the output is v's first row */
+    tn_tensor *q = RANDN(TN_FLOAT64, 4, 2), *k = RANDN(TN_FLOAT64, 4, 2), *v = RANDN(TN_FLOAT64, 4, 3);
+    tn_tensor *o = nn_scaled_dot_product_attention(q, k, v, true, 0);
+    for (int e = 0; e < 3; e++) ck_assert_double_eq_tol(tn_get_flat(o, e), tn_get_flat(v, e), 1e-15);
+    release_all(4, (tn_tensor *[]){q, k, v, o});
+}
+END_TEST
+
+typedef struct {
+    bool causal, transpose;
+} sdpa_case;
+
+static tn_tensor *sdpa_fn(void *ctx, tn_tensor **in) {
+    sdpa_case *c = ctx;
+    tn_tensor *t[3];
+    for (int i = 0; i < 3; i++) t[i] = c->transpose ? tn_transpose(in[i], 1, 2) : tn_retain(in[i]);
+    tn_tensor *o = nn_scaled_dot_product_attention(t[0], t[1], t[2], c->causal, 0);
+    release_all(3, t);
+    return o;
+}
+
+START_TEST(test_sdpa_gradcheck) {
+    tn_manual_seed(10);
+    tn_tensor *in[3] = {LEAF(2, 2, 3, 4), LEAF(2, 2, 5, 4), LEAF(2, 2, 5, 3)};
+    sdpa_case a = {false, false}, b = {true, false};
+    check_grad(sdpa_fn, &a, 3, in);
+    check_grad(sdpa_fn, &b, 3, in);
+    release_all(3, in);
+    /* heads split from (N, L, H, E) by a transpose: non-contiguous inputs */
+    tn_tensor *tin[3] = {LEAF(1, 4, 2, 3), LEAF(1, 4, 2, 3), LEAF(1, 4, 2, 2)};
+    sdpa_case c = {true, true};
+    check_grad(sdpa_fn, &c, 3, tin);
+    /* only v requires grad */
+    tin[0]->requires_grad = tin[1]->requires_grad = false;
+    check_grad(sdpa_fn, &c, 3, tin);
+    release_all(3, tin);
+}
+END_TEST
+
+START_TEST(test_sdpa_errors) {
+    tn_tensor *q = RANDN(TN_FLOAT32, 2, 3, 4), *k = RANDN(TN_FLOAT32, 2, 5, 3), *v = RANDN(TN_FLOAT32, 2, 5, 4);
+    EXPECT_ERROR(nn_scaled_dot_product_attention(q, k, v, false, 0),
+                 "shapes query [2, 3, 4], key [2, 5, 3], value [2, 5, 4] do not fit");
+    tn_tensor *k64 = RANDN(TN_FLOAT64, 2, 5, 4);
+    EXPECT_ERROR(nn_scaled_dot_product_attention(q, k64, v, false, 0), "one dtype");
+    tn_tensor *k3 = RANDN(TN_FLOAT32, 3, 5, 4);
+    EXPECT_ERROR(nn_scaled_dot_product_attention(q, k3, v, false, 0), "do not fit");
+    release_all(5, (tn_tensor *[]){q, k, v, k64, k3});
+}
+END_TEST
+
 static void add_tests(TCase *tc) {
     tcase_add_test(tc, test_batch_norm_values_and_running_stats);
     tcase_add_test(tc, test_batch_norm_4d_against_reference);
@@ -405,6 +506,9 @@ static void add_tests(TCase *tc) {
     tcase_add_test(tc, test_dropout_gradcheck);
     tcase_add_test(tc, test_embedding_values_and_backward);
     tcase_add_test(tc, test_embedding_gradcheck_and_errors);
+    tcase_add_test(tc, test_sdpa_against_reference);
+    tcase_add_test(tc, test_sdpa_gradcheck);
+    tcase_add_test(tc, test_sdpa_errors);
 }
 
 TN_SUITE_MAIN("nn_misc", add_tests)
