@@ -152,6 +152,7 @@ tn_tensor *tn_reshape(tn_tensor *t, int ndim, const int64_t *shape) {
     return r;
 }
 
+/* Merges dims start..stop, both included (PyTorch's start_dim/end_dim). */
 tn_tensor *tn_flatten(tn_tensor *t, int start, int stop) {
     if (t->ndim == 0) return tn_reshape(t, 1, (int64_t[]){1});
     int s = tn_wrap_dim(start, t->ndim, "flatten"), e = tn_wrap_dim(stop, t->ndim, "flatten");
