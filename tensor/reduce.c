@@ -163,8 +163,8 @@ enum { C_F32, C_F64, C_I64, C_COUNT };
 
 /* row kernel: *acc = COMB(*acc, fold of x[0], x[s], ... x[(n-1)s]) */
 typedef void (*row_fn)(const void *x, int64_t n, int64_t s, void *acc);
-/* column kernel: acc[k] = STEP(acc[k], x[k*s]) for k < n */
-typedef void (*col_fn)(const void *x, int64_t n, int64_t s, void *acc);
+/* column kernel: acc[k] = STEP(acc[k], x[r*rs + k*s]) for k < n, r < rows */
+typedef void (*col_fn)(const void *x, int64_t n, int64_t s, void *acc, int64_t rows, int64_t rs);
 
 #define DEF_ROW(name, T, A, INIT, STEP, COMB)                                      \
     static void name(const void *px, int64_t n, int64_t s, void *pacc) {           \
@@ -195,20 +195,23 @@ typedef void (*col_fn)(const void *x, int64_t n, int64_t s, void *acc);
     }
 
 #define DEF_COL(name, T, A, STEP)                                                  \
-    static void name(const void *px, int64_t n, int64_t s, void *pacc) {           \
-        const T *restrict x = px;                                                  \
+    static void name(const void *px, int64_t n, int64_t s, void *pacc, int64_t rows, \
+                     int64_t rs) {                                                 \
         A *restrict acc = pacc;                                                    \
-        int64_t i = 0;                                                             \
-        if (s == 1) {                                                              \
-            for (; i + LANES <= n; i += LANES)                                     \
-                for (int j = 0; j < LANES; j++) {                                  \
-                    A v = (A)x[i + j];                                             \
-                    acc[i + j] = STEP(acc[i + j], v);                              \
-                }                                                                  \
-        }                                                                          \
-        for (; i < n; i++) {                                                       \
-            A v = (A)x[i * s];                                                     \
-            acc[i] = STEP(acc[i], v);                                              \
+        for (int64_t r = 0; r < rows; r++) {                                       \
+            const T *restrict x = (const T *)px + r * rs;                          \
+            int64_t i = 0;                                                         \
+            if (s == 1) {                                                          \
+                for (; i + LANES <= n; i += LANES)                                 \
+                    for (int j = 0; j < LANES; j++) {                              \
+                        A v = (A)x[i + j];                                         \
+                        acc[i + j] = STEP(acc[i + j], v);                          \
+                    }                                                              \
+            }                                                                      \
+            for (; i < n; i++) {                                                   \
+                A v = (A)x[i * s];                                                 \
+                acc[i] = STEP(acc[i], v);                                          \
+            }                                                                      \
         }                                                                          \
     }
 
@@ -288,7 +291,8 @@ static int64_t comb_i(int k, int64_t a, int64_t v) {
 /* ===================== the driver ===================== */
 
 #define ROW_CHUNK 16384   /* reduced elements per partial in row mode */
-#define COL_BLOCK 256     /* outputs per item in column mode */
+#define COL_BLOCK 4096    /* outputs per item in column mode (a 32 KB accumulator) */
+#define COL_WORK (1 << 20) /* column mode: elements per item before R is chunked */
 
 typedef struct {
     rgeom g;
@@ -297,9 +301,11 @@ typedef struct {
     size_t es;
     row_fn rf;
     col_fn cf;
-    int64_t nchunks;      /* row mode: partials per output */
+    int64_t nchunks;      /* partials per output (chunks of the reduced elements) */
+    int64_t chunk;        /* reduced elements per chunk */
     int64_t nkb;          /* column mode: blocks per kept-inner run */
     void *part;           /* double or int64: nout * nchunks partials */
+    int64_t ostride, cstride;  /* partial (o, chunk) at part[o*ostride + chunk*cstride] */
 } rctx;
 
 static void set_init(const rctx *c, void *acc, int64_t n) {
@@ -313,8 +319,10 @@ static void set_init(const rctx *c, void *acc, int64_t n) {
 }
 
 /* Folds the reduced elements [lo, hi) (row-major over the reduced dims) of
- * the run starting at `base` into *acc. */
-static void fold_range(const rctx *c, const char *base, int64_t lo, int64_t hi, void *acc) {
+ * the run starting at `base` into acc: the row kernel (col == false) folds
+ * them into one value, the column kernel into kn values with stride sk. */
+static void fold_range(const rctx *c, const char *base, int64_t lo, int64_t hi, void *acc,
+                       bool col, int64_t kn, int64_t sk) {
     const rgeom *g = &c->g;
     int last = g->nr - 1;
     int64_t idx[TN_MAX_DIMS], rem = lo;
@@ -328,7 +336,9 @@ static void fold_range(const rctx *c, const char *base, int64_t lo, int64_t hi, 
         int64_t off = 0;
         for (int d = 0; d < last; d++) off += idx[d] * g->rin[d];
         off += idx[last] * g->rin[last];
-        c->rf(base + off * (int64_t)c->es, n, g->rin[last], acc);
+        const char *p = base + off * (int64_t)c->es;
+        if (col) c->cf(p, kn, sk, acc, n, n > 1 ? g->rin[last] : 0);
+        else c->rf(p, n, g->rin[last], acc);
         lo += n;
         idx[last] += n;
         for (int d = last; d > 0 && idx[d] >= g->rsize[d]; d--) {
@@ -343,38 +353,28 @@ static void row_items(void *vc, int64_t lo, int64_t hi) {
     size_t asz = c->cls == C_I64 ? sizeof(int64_t) : sizeof(double);
     for (int64_t w = lo; w < hi; w++) {
         int64_t o = w / c->nchunks, ch = w % c->nchunks;
-        int64_t a = ch * ROW_CHUNK, b = a + ROW_CHUNK < c->g.R ? a + ROW_CHUNK : c->g.R;
+        int64_t a = ch * c->chunk, b = a + c->chunk < c->g.R ? a + c->chunk : c->g.R;
         char *acc = (char *)c->part + w * (int64_t)asz;
         set_init(c, acc, 1);
-        fold_range(c, c->base + kept_offset(&c->g, o) * (int64_t)c->es, a, b, acc);
+        fold_range(c, c->base + kept_offset(&c->g, o) * (int64_t)c->es, a, b, acc, false, 0, 0);
     }
 }
 
+/* item w = (outer kept index q, block b of the inner kept dim, chunk ch) */
 static void col_items(void *vc, int64_t lo, int64_t hi) {
     const rctx *c = vc;
     const rgeom *g = &c->g;
     int64_t K = g->ksize[g->nk - 1], sk = g->kin[g->nk - 1];
     size_t asz = c->cls == C_I64 ? sizeof(int64_t) : sizeof(double);
     for (int64_t w = lo; w < hi; w++) {
-        int64_t q = w / c->nkb, b = w % c->nkb;
+        int64_t ch = w % c->nchunks, qb = w / c->nchunks;
+        int64_t q = qb / c->nkb, b = qb % c->nkb;
         int64_t k0 = b * COL_BLOCK, kn = K - k0 < COL_BLOCK ? K - k0 : COL_BLOCK;
         int64_t o = q * K + k0;
-        char *acc = (char *)c->part + o * (int64_t)asz;
+        int64_t a = ch * c->chunk, e = a + c->chunk < g->R ? a + c->chunk : g->R;
+        char *acc = (char *)c->part + (o + ch * c->cstride) * (int64_t)asz;
         set_init(c, acc, kn);
-        const char *base = c->base + kept_offset(g, o) * (int64_t)c->es;
-        /* walk every reduced element, folding a row of kn outputs each time */
-        int64_t idx[TN_MAX_DIMS] = {0}, off = 0;
-        for (int64_t r = 0; r < g->R; r++) {
-            c->cf(base + off * (int64_t)c->es, kn, sk, acc);
-            for (int d = g->nr - 1; d >= 0; d--) {
-                if (++idx[d] < g->rsize[d]) {
-                    off += g->rin[d];
-                    break;
-                }
-                off -= (idx[d] - 1) * g->rin[d];
-                idx[d] = 0;
-            }
-        }
+        fold_range(c, c->base + kept_offset(g, o) * (int64_t)c->es, a, e, acc, true, kn, sk);
     }
 }
 
@@ -382,13 +382,13 @@ enum { P_NONE, P_SCALE, P_SQRT };
 
 /* Writes the partials (combined in chunk order) into out, applying post. */
 static void finalize(const rctx *c, tn_tensor *out, int post, double scale) {
-    int64_t nout = c->g.nout, nc = c->nchunks;
+    int64_t nout = c->g.nout, nc = c->nchunks, cs = c->cstride;
     void *o = tn_data(out);
     for (int64_t i = 0; i < nout; i++) {
         if (c->cls == C_I64) {
-            const int64_t *p = (const int64_t *)c->part + i * nc;
+            const int64_t *p = (const int64_t *)c->part + i * c->ostride;
             int64_t a = p[0];
-            for (int64_t j = 1; j < nc; j++) a = comb_i(c->kind, a, p[j]);
+            for (int64_t j = 1; j < nc; j++) a = comb_i(c->kind, a, p[j * cs]);
             switch (out->dtype) {
             case TN_INT64: ((int64_t *)o)[i] = a; break;
             case TN_INT32: ((int32_t *)o)[i] = (int32_t)a; break;
@@ -397,9 +397,9 @@ static void finalize(const rctx *c, tn_tensor *out, int post, double scale) {
             default: tn_store(out->dtype, o, i, post == P_SCALE ? (double)a * scale : (double)a);
             }
         } else {
-            const double *p = (const double *)c->part + i * nc;
+            const double *p = (const double *)c->part + i * c->ostride;
             double a = p[0];
-            for (int64_t j = 1; j < nc; j++) a = comb_d(c->kind, a, p[j]);
+            for (int64_t j = 1; j < nc; j++) a = comb_d(c->kind, a, p[j * cs]);
             if (post == P_SCALE) a *= scale;
             else if (post == P_SQRT) a = sqrt(a);
             switch (out->dtype) {
@@ -448,7 +448,12 @@ static tn_tensor *reduce_raw(int kind, tn_tensor *t, uint32_t mask, uint32_t kee
     const rgeom *g = &c.g;
     bool col = g->nk > 0 && g->R > 0 && g->ksize[g->nk - 1] >= LANES &&
                g->kin[g->nk - 1] < g->rin[g->nr - 1];
-    c.nchunks = col || g->R == 0 ? 1 : (g->R + ROW_CHUNK - 1) / ROW_CHUNK;
+    /* chunk boundaries depend only on the shapes: same bits on any thread count */
+    int64_t K = col ? g->ksize[g->nk - 1] : 1, kb = K < COL_BLOCK ? K : COL_BLOCK;
+    c.chunk = col ? (COL_WORK / kb > 0 ? COL_WORK / kb : 1) : ROW_CHUNK;
+    c.nchunks = g->R == 0 ? 1 : (g->R + c.chunk - 1) / c.chunk;
+    c.ostride = col ? 1 : c.nchunks;
+    c.cstride = col ? g->nout : 1;
     size_t asz = cls == C_I64 ? sizeof(int64_t) : sizeof(double);
     c.part = malloc(asz * (size_t)(g->nout * c.nchunks));
     if (!c.part) {
@@ -458,9 +463,9 @@ static tn_tensor *reduce_raw(int kind, tn_tensor *t, uint32_t mask, uint32_t kee
     if (g->R == 0) {
         set_init(&c, c.part, g->nout);
     } else if (col) {
-        int64_t K = g->ksize[g->nk - 1];
         c.nkb = (K + COL_BLOCK - 1) / COL_BLOCK;
-        int64_t items = g->nout / K * c.nkb, cost = g->R * (K < COL_BLOCK ? K : COL_BLOCK);
+        int64_t items = g->nout / K * c.nkb * c.nchunks;
+        int64_t cost = (g->R < c.chunk ? g->R : c.chunk) * kb;
         tn_parallel_for(items, cost >= TN_GRAIN ? 1 : TN_GRAIN / cost, col_items, &c);
     } else {
         int64_t cost = g->R < ROW_CHUNK ? g->R : ROW_CHUNK;

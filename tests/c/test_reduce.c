@@ -496,6 +496,17 @@ START_TEST(test_determinism) {
         r[7] = tn_cumsum(x, 0);
     }
     tn_set_num_threads(2);
+    /* the chunked column path (dim 0) and row path (dim 1) against a naive sum */
+    for (int64_t k = 0; k < 2001; k += 1000) {
+        double want = 0;
+        for (int64_t i = 0; i < 1500; i++) want += tn_get_flat(x, i * 2001 + k);
+        ck_assert(fabs(tn_get_flat(r1[1], k) - want) < 1e-3);
+    }
+    for (int64_t i = 0; i < 1500; i += 700) {
+        double want = 0;
+        for (int64_t k = 0; k < 2001; k++) want += tn_get_flat(x, i * 2001 + k);
+        ck_assert(fabs(tn_get_flat(r1[2], i) - want) < 1e-3);
+    }
     for (int i = 0; i < 8; i++) {
         ck_assert_msg(same_bits(r1[i], r2[i]), "result %d differs between 1 and 2 threads", i);
         tn_release(r1[i]);
