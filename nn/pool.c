@@ -33,17 +33,32 @@ static inline int64_t adaptive_end(int64_t i, int64_t in, int64_t out) {
     return ((i + 1) * in + out - 1) / out;
 }
 
+/* T: element type; IT: the integer of its size (vector comparison masks);
+ * EVEN_LANES / ODD_LANES: shuffle masks picking the even / odd elements of
+ * two concatenated vectors. */
 #define T float
+#define IT int32_t
 #define S(name) name##_f32
+#define EVEN_LANES {0, 2, 4, 6, 8, 10, 12, 14}
+#define ODD_LANES {1, 3, 5, 7, 9, 11, 13, 15}
 #include "pool_impl.h"
 #undef T
+#undef IT
 #undef S
+#undef EVEN_LANES
+#undef ODD_LANES
 
 #define T double
+#define IT int64_t
 #define S(name) name##_f64
+#define EVEN_LANES {0, 2, 4, 6}
+#define ODD_LANES {1, 3, 5, 7}
 #include "pool_impl.h"
 #undef T
+#undef IT
 #undef S
+#undef EVEN_LANES
+#undef ODD_LANES
 
 typedef enum { MAX1, MAX2, AVG1, AVG2, ADAPTIVE2 } pool_kind;
 static const char *const kind_names[] = {"max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",

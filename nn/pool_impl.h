@@ -10,25 +10,68 @@
 
 /* ---- max pooling ---- */
 
-/* The common 2x2, stride 2, no padding window: four loads, no bounds. */
+/* The common 2x2, stride 2, no padding window, vectorised: a vector of
+ * outputs takes two vectors of each input row, split into even and odd
+ * columns by shuffles; comparisons give lane masks (branch-free, since the
+ * argmax of random data is unpredictable).  code is the winner's position
+ * in the window (0..3), row-major as PyTorch scans it. */
+typedef T S(pvec) __attribute__((vector_size(32)));
+typedef IT S(pivec) __attribute__((vector_size(32)));
+#define PVL ((int64_t)(32 / sizeof(T)))
+
+static inline S(pvec) S(pload)(const T *p) {
+    S(pvec) v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline S(pvec) S(psel)(S(pivec) t, S(pvec) a, S(pvec) b) {  /* t ? a : b */
+    return (S(pvec))(((S(pivec))a & t) | ((S(pivec))b & ~t));
+}
+
 static void S(max2x2_plane)(const pool_geom *g, const T *x, T *y, int64_t *idx) {
+    const S(pivec) ev = EVEN_LANES, od = ODD_LANES, lanes2 = ev;  /* ev is {0, 2, 4, ...} */
     for (int64_t oy = 0; oy < g->OH; oy++) {
         const T *r0 = x + 2 * oy * g->W, *r1 = r0 + g->W;
         T *yo = y + oy * g->OW;
         int64_t *io = idx + oy * g->OW, base = 2 * oy * g->W;
-        for (int64_t ox = 0; ox < g->OW; ox++) {
+        /* full vectors; a ragged end is done by one more vector that
+         * overlaps the previous one (recomputing a few outputs) */
+        for (int64_t ox0 = 0; ox0 < g->OW && g->OW >= PVL; ox0 += PVL) {
+            int64_t ox = ox0 + PVL <= g->OW ? ox0 : g->OW - PVL;
+            S(pvec) l0 = S(pload)(r0 + 2 * ox), h0 = S(pload)(r0 + 2 * ox + PVL);
+            S(pvec) l1 = S(pload)(r1 + 2 * ox), h1 = S(pload)(r1 + 2 * ox + PVL);
+            S(pvec) m = __builtin_shuffle(l0, h0, ev), b = __builtin_shuffle(l0, h0, od);
+            S(pvec) c = __builtin_shuffle(l1, h1, ev), d = __builtin_shuffle(l1, h1, od);
+            S(pivec) t = (b > m) | (b != b), code = t & 1;
+            m = S(psel)(t, b, m);
+            t = (c > m) | (c != c);
+            m = S(psel)(t, c, m);
+            code = (t & 2) | (code & ~t);
+            t = (d > m) | (d != d);
+            m = S(psel)(t, d, m);
+            code = (t & 3) | (code & ~t);
+            memcpy(yo + ox, &m, sizeof m);
+            /* offset in the window pair: column 2*lane + (code & 1), plus W on the second row */
+            S(pivec) off = lanes2 + (code & 1) + (-(code >> 1) & (IT)g->W);
+            for (int64_t j = 0; j < PVL; j++) io[ox + j] = base + 2 * ox + (int64_t)off[j];
+        }
+        if (g->OW >= PVL) continue;
+        for (int64_t ox = 0; ox < g->OW; ox++) {   /* narrow planes */
             T a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
             int64_t i = base + 2 * ox;
-            T m = a;
-            int64_t mi = i;
-            if (b > m || b != b) m = b, mi = i + 1;
-            if (c > m || c != c) m = c, mi = i + g->W;
-            if (d > m || d != d) m = d, mi = i + g->W + 1;
-            yo[ox] = m;
-            io[ox] = mi;
+            bool tb = b > a || b != b;
+            T m = tb ? b : a;
+            int64_t mi = tb ? i + 1 : i;
+            bool tc = c > m || c != c;
+            m = tc ? c : m;
+            mi = tc ? i + g->W : mi;
+            bool td = d > m || d != d;
+            yo[ox] = td ? d : m;
+            io[ox] = td ? i + g->W + 1 : mi;
         }
     }
 }
+#undef PVL
 
 static void S(max_plane)(const pool_geom *g, const T *x, T *y, int64_t *idx) {
     for (int64_t oy = 0; oy < g->OH; oy++) {
