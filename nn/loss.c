@@ -538,7 +538,8 @@ static inline double neg_log_sigmoid(double x) {
         return partial;                                                                       \
     }                                                                                         \
     /* dp = g * (p - y) / max(p * (1 - p), 1e-12);                                            \
-     * dy = g * (max(log(1 - p), -100) - max(log(p), -100)) */                                \
+     * dy = g * (max(log(1 - p), -100) - max(log(p), -100)), the derivative of the clamped    \
+     * forward (PyTorch 1.13 leaves this log unclamped: +-inf at p = 0 or 1) */               \
     static void bce_backward_##sfx(void *vctx, int64_t lo, int64_t hi) {                      \
         bce_ctx *c = vctx;                                                                    \
         const T *x = c->x, *y = c->y;                                                         \
