@@ -211,6 +211,72 @@ local checks = {
   end,
 }
 
+-- nn/ kernels (their own op table: ember.nn_op_names())
+local function f64(shape, lo, hi) return leaf(shape, lo, hi) end
+local nn_checks = {
+  conv1d = function()
+    check(function(x, w, b) return ember.conv1d(x, w, b, {stride = 2, padding = 1}) end,
+          {f64({2, 3, 7}), f64({4, 3, 3}), f64({4})})
+  end,
+  conv2d = function()
+    check(function(x, w, b) return ember.conv2d(x, w, b) end, {f64({2, 1, 5, 5}), f64({3, 1, 3, 3}), f64({3})})
+    check(function(x, w) return ember.conv2d(x, w, nil, {stride = 2, padding = 1, dilation = {1, 2}}) end,
+          {f64({1, 2, 6, 7}), f64({2, 2, 3, 2})})
+  end,
+  conv_transpose2d = function()
+    check(function(x, w, b) return ember.conv_transpose2d(x, w, b, {stride = 2, padding = 1}) end,
+          {f64({1, 2, 3, 3}), f64({2, 3, 3, 3}), f64({3})})
+  end,
+  max_pool1d = function() check(function(x) return ember.max_pool1d(x, 2) end, {f64({2, 2, 6})}) end,
+  max_pool2d = function()
+    check(function(x) return ember.max_pool2d(x, 2) end, {f64({2, 2, 4, 6})})
+    check(function(x) return ember.max_pool2d(x, 3, {stride = 2, padding = 1}) end, {f64({1, 1, 5, 5})})
+  end,
+  avg_pool1d = function() check(function(x) return ember.avg_pool1d(x, 2) end, {f64({2, 2, 6})}) end,
+  avg_pool2d = function() check(function(x) return ember.avg_pool2d(x, 2) end, {f64({2, 2, 4, 6})}) end,
+  adaptive_avg_pool2d = function()
+    check(function(x) return ember.adaptive_avg_pool2d(x, {2, 3}) end, {f64({1, 2, 5, 7})})
+  end,
+  batch_norm = function()
+    check(function(x, w, b) return ember.batch_norm(x, nil, nil, w, b, true) end, {f64({4, 3, 2, 2}), f64({3}), f64({3})})
+    check(function(x) return ember.batch_norm(x, ember.zeros(3, {dtype = "float64"}), ember.ones(3, {dtype = "float64"}), nil, nil, false) end,
+          {f64({4, 3})})
+  end,
+  layer_norm = function()
+    check(function(x, w, b) return ember.layer_norm(x, {4}, w, b) end, {f64({3, 4}), f64({4}), f64({4})})
+  end,
+  dropout = function()
+    check(function(x) ember.manual_seed(5); return ember.dropout(x, 0.3, true) end, {f64({4, 5})})
+  end,
+  embedding = function()
+    check(function(w) return ember.embedding(w, ember.tensor{{1, 3}, {3, 2}}) end, {f64({4, 3})})
+  end,
+  cross_entropy = function()
+    check(function(x) return ember.cross_entropy(x, ember.tensor{1, 3, 2}, {label_smoothing = 0.1}) end, {f64({3, 4})})
+    check(function(x) return ember.cross_entropy(x, ember.tensor{{1, 2}, {3, 1}}, {reduction = "sum"}) end, {f64({2, 3, 2})})
+  end,
+  nll_loss = function()
+    check(function(x) return ember.nll_loss(x:log_softmax(2), ember.tensor{1, 3, 2}) end, {f64({3, 4})})
+  end,
+  binary_cross_entropy = function()
+    check(function(p) return ember.binary_cross_entropy(p, ember.tensor{{0.0, 1.0}, {1.0, 0.0}}:double()) end,
+          {f64({2, 2}, 0.1, 0.9)})
+  end,
+  binary_cross_entropy_with_logits = function()
+    check(function(x) return ember.binary_cross_entropy_with_logits(x, ember.tensor{{0.0, 1.0}, {1.0, 0.5}}:double()) end,
+          {f64({2, 2})})
+  end,
+  scaled_dot_product_attention = function()
+    check(function(q, k, v) return ember.scaled_dot_product_attention(q, k, v) end,
+          {f64({1, 2, 3, 4}), f64({1, 2, 5, 4}), f64({1, 2, 5, 3})})
+    check(function(q, k, v) return ember.scaled_dot_product_attention(q, k, v, {causal = true}) end,
+          {f64({2, 4, 3}), f64({2, 4, 3}), f64({2, 4, 3})})
+  end,
+}
+for _, name in ipairs(ember.nn_op_names()) do
+  if nn_checks[name] then T.test("gradcheck nn: " .. name, nn_checks[name]) end
+end
+
 -- composites (no rule of their own) are checked too
 T.test("gradcheck: composites var, std, sort, topk", function()
   check(function(x) return x:var(2) end, {leaf({3, 4})})
@@ -226,7 +292,10 @@ end
 T.test("every differentiable op has a finite-difference check", function()
   local missing = {}
   for _, name in ipairs(ember.op_names()) do
-    if not checks[name] and not (EMBER_NN_CHECKED or {})[name] then missing[#missing + 1] = name end
+    if not checks[name] then missing[#missing + 1] = name end
+  end
+  for _, name in ipairs(ember.nn_op_names()) do
+    if not nn_checks[name] then missing[#missing + 1] = "nn." .. name end
   end
   T.eq(table.concat(missing, ", "), "", "ops without a gradient check")
 end)
