@@ -146,13 +146,14 @@ enum { C_F32, C_F64, C_I64, C_COUNT };
 /* float steps (accumulator double); NaN propagates through max/min */
 #define F_SUM(a, v) ((a) + (v))
 #define F_PROD(a, v) ((a) * (v))
-#define F_MAX(a, v) (((v) > (a) || (v) != (v)) ? (v) : (a))
-#define F_MIN(a, v) (((v) < (a) || (v) != (v)) ? (v) : (a))
+#define F_MAX(a, v) ((((v) > (a)) | ((v) != (v))) ? (v) : (a))   /* | not ||: branch-free */
+#define F_MIN(a, v) ((((v) < (a)) | ((v) != (v))) ? (v) : (a))
 #define F_ANY(a, v) ((v) != 0 ? 1.0 : (a))
 #define F_ALL(a, v) ((v) == 0 ? 0.0 : (a))
 #define F_SUMSQ(a, v) ((a) + (v) * (v))
 #define F_SUMABS(a, v) ((a) + fabs(v))
-#define F_MAXABS(a, v) F_MAX(a, fabs(v))
+#define F_ABS(v) ((v) < 0 ? -(v) : (v))
+#define F_MAXABS(a, v) F_MAX(a, F_ABS(v))
 /* integer steps (accumulator int64; sums and products wrap like PyTorch's) */
 #define I_SUM(a, v) ((int64_t)((uint64_t)(a) + (uint64_t)(v)))
 #define I_PROD(a, v) ((int64_t)((uint64_t)(a) * (uint64_t)(v)))
@@ -166,32 +167,35 @@ typedef void (*row_fn)(const void *x, int64_t n, int64_t s, void *acc);
 /* column kernel: acc[k] = STEP(acc[k], x[r*rs + k*s]) for k < n, r < rows */
 typedef void (*col_fn)(const void *x, int64_t n, int64_t s, void *acc, int64_t rows, int64_t rs);
 
-#define DEF_ROW(name, T, A, INIT, STEP, COMB)                                      \
+#define DEF_ROW(name, T, A, INIT, STEP, COMB) DEF_ROWL(name, T, A, A, INIT, STEP, COMB)
+/* L: the lane type (float lanes for float32 max/min: exact, twice as wide) */
+#define DEF_ROWL(name, T, A, L, INIT, STEP, COMB)                                  \
     static void name(const void *px, int64_t n, int64_t s, void *pacc) {           \
         const T *x = px;                                                           \
-        A lane[LANES];                                                             \
+        L lane[LANES];                                                             \
         for (int j = 0; j < LANES; j++) lane[j] = INIT;                            \
         int64_t i = 0;                                                             \
         if (s == 1) {                                                              \
             for (; i + LANES <= n; i += LANES)                                     \
                 for (int j = 0; j < LANES; j++) {                                  \
-                    A v = (A)x[i + j];                                             \
+                    L v = (L)x[i + j];                                             \
                     lane[j] = STEP(lane[j], v);                                    \
                 }                                                                  \
         } else {                                                                   \
             for (; i + LANES <= n; i += LANES)                                     \
                 for (int j = 0; j < LANES; j++) {                                  \
-                    A v = (A)x[(i + j) * s];                                       \
+                    L v = (L)x[(i + j) * s];                                       \
                     lane[j] = STEP(lane[j], v);                                    \
                 }                                                                  \
         }                                                                          \
-        A r = lane[0];                                                             \
-        for (int j = 1; j < LANES; j++) r = COMB(r, lane[j]);                      \
+        for (int w = LANES / 2; w > 0; w /= 2) /* halving tree: vector ops */      \
+            for (int j = 0; j < w; j++) lane[j] = COMB(lane[j], lane[j + w]);      \
+        L r = lane[0];                                                             \
         for (; i < n; i++) {                                                       \
-            A v = (A)x[i * s];                                                     \
+            L v = (L)x[i * s];                                                     \
             r = STEP(r, v);                                                        \
         }                                                                          \
-        *(A *)pacc = COMB(*(A *)pacc, r);                                          \
+        *(A *)pacc = COMB(*(A *)pacc, (A)r);                                          \
     }
 
 #define DEF_COL(name, T, A, STEP)                                                  \
@@ -226,13 +230,18 @@ typedef void (*col_fn)(const void *x, int64_t n, int64_t s, void *acc, int64_t r
 
 DEF_FKIND(sum, 0.0, F_SUM, F_SUM)
 DEF_FKIND(prod, 1.0, F_PROD, F_PROD)
-DEF_FKIND(max, -INFINITY, F_MAX, F_MAX)
-DEF_FKIND(min, INFINITY, F_MIN, F_MIN)
+#define DEF_FKIND_FL(kind, INIT, STEP, COMB)                                       \
+    DEF_ROWL(row_##kind##_f32, float, double, float, INIT, STEP, COMB)             \
+    DEF_ROW(row_##kind##_f64, double, double, INIT, STEP, COMB)                    \
+    DEF_COL(col_##kind##_f32, float, double, STEP)                                 \
+    DEF_COL(col_##kind##_f64, double, double, STEP)
+DEF_FKIND_FL(max, -INFINITY, F_MAX, F_MAX)
+DEF_FKIND_FL(min, INFINITY, F_MIN, F_MIN)
 DEF_FKIND(any, 0.0, F_ANY, F_ANY)
 DEF_FKIND(all, 1.0, F_ALL, F_ALL)
 DEF_FKIND(sumsq, 0.0, F_SUMSQ, F_SUM)
 DEF_FKIND(sumabs, 0.0, F_SUMABS, F_SUM)
-DEF_FKIND(maxabs, 0.0, F_MAXABS, F_MAX)
+DEF_FKIND_FL(maxabs, 0.0f, F_MAXABS, F_MAX)
 DEF_IKIND(sum, 0, I_SUM)
 DEF_IKIND(prod, 1, I_PROD)
 DEF_IKIND(max, INT64_MIN, I_MAX)
@@ -931,10 +940,34 @@ done:
     }
 #define FNAN(v) ((v) != (v))
 #define INAN(v) 0
-DEF_ARG(argmax_f32, float, >, FNAN)
-DEF_ARG(argmin_f32, float, <, FNAN)
-DEF_ARG(argmax_f64, double, >, FNAN)
-DEF_ARG(argmin_f64, double, <, FNAN)
+/* floats, contiguous: the max (min) value first with the vectorised row
+ * kernel, then the first element equal to it (or the first NaN when it is
+ * NaN), found a block at a time with vector compares */
+#define ARG_BLOCK 32
+#define DEF_ARGF(name, T, CMP, ROWFOLD, INIT)                                      \
+    DEF_ARG(name##_scalar, T, CMP, FNAN)                                           \
+    static int64_t name(const void *px, int64_t n, int64_t s) {                    \
+        if (s != 1) return name##_scalar(px, n, s);                                \
+        const T *x = px;                                                           \
+        double m = INIT;                                                           \
+        ROWFOLD(x, n, 1, &m);                                                      \
+        T mt = (T)m;                                                               \
+        bool isn = m != m;                                                         \
+        int64_t i = 0;                                                             \
+        for (; i + ARG_BLOCK <= n; i += ARG_BLOCK) {                               \
+            int hit = 0;                                                           \
+            if (isn) for (int j = 0; j < ARG_BLOCK; j++) hit |= x[i + j] != x[i + j]; \
+            else for (int j = 0; j < ARG_BLOCK; j++) hit |= x[i + j] == mt;       \
+            if (hit) break;                                                        \
+        }                                                                          \
+        for (; i < n; i++)                                                         \
+            if (isn ? x[i] != x[i] : x[i] == mt) return i;                         \
+        return 0;                                                                  \
+    }
+DEF_ARGF(argmax_f32, float, >, row_max_f32, -INFINITY)
+DEF_ARGF(argmin_f32, float, <, row_min_f32, INFINITY)
+DEF_ARGF(argmax_f64, double, >, row_max_f64, -INFINITY)
+DEF_ARGF(argmin_f64, double, <, row_min_f64, INFINITY)
 DEF_ARG(argmax_i64, int64_t, >, INAN)
 DEF_ARG(argmin_i64, int64_t, <, INAN)
 DEF_ARG(argmax_i32, int32_t, >, INAN)

@@ -253,6 +253,20 @@ START_TEST(test_max_dim_argmax) {
     ck_assert_int_eq(v->dtype, TN_UINT8);
     EXPECT(v, 0, {4});
     tn_release(v); tn_release(ix);
+    /* long rows (the blocked search): ties, then a NaN */
+    int64_t L = 1000;
+    tn_tensor *lr = tn_empty(TN_FLOAT32, 2, (int64_t[]){2, L});
+    float *pl = tn_data(lr);
+    for (int64_t k = 0; k < 2 * L; k++) pl[k] = (float)((k * 37) % 101) / 101.0f;
+    pl[500] = pl[900] = 5;
+    pl[L + 300] = pl[L + 301] = -5;
+    pl[L + 700] = NAN;
+    tn_tensor *lm = tn_argmax(lr, 1, false), *ln = tn_argmin(lr, 1, false);
+    EXPECT(lm, 0, {500, 700});
+    EXPECT(ln, 0, {0, 700});
+    tn_tensor *lt = tn_transpose(lr, 0, 1), *lmt = tn_argmax(lt, 0, false);  /* strided rows */
+    EXPECT(lmt, 0, {500, 700});
+    tn_release(lr); tn_release(lm); tn_release(ln); tn_release(lt); tn_release(lmt);
     EXPECT_ERROR(tn_argmax(a, 2, false), "out of range");
     tn_release(a); tn_release(n); tn_release(am); tn_release(an); tn_release(ak); tn_release(t);
     tn_release(at); tn_release(ad); tn_release(iv); tn_release(ia);
