@@ -195,3 +195,350 @@ int tn_sort(tn_tensor *t, int dim, bool descending, tn_tensor **values, tn_tenso
 int tn_topk(tn_tensor *t, int64_t k, int dim, bool largest, tn_tensor **values, tn_tensor **indices) {
     return sort_common(t, dim, k, largest, values, indices, "topk", true);
 }
+
+/* ===================== cumsum, softmax, log_softmax ===================== */
+
+#define LANES 8
+/* NaN-propagating max; | (not ||) keeps it branch-free so it vectorises */
+#define F_MAX(a, v) ((((v) > (a)) | ((v) != (v))) ? (v) : (a))
+#define F_SUM(a, v) ((a) + (v))
+#define I_SUM(a, v) ((int64_t)((uint64_t)(a) + (uint64_t)(v)))
+#define CHECK(x) do { if (!(x)) return -1; } while (0)
+
+static int require_float(const tn_tensor *t, const char *op) {
+    if (tn_dtype_is_float(t->dtype)) return 0;
+    tn_error("%s: expected a floating point tensor, got %s (convert it first, e.g. t:float())", op,
+             tn_dtype_name(t->dtype));
+    return -1;
+}
+
+
+/* A contiguous tensor seen as (outer, n, inner) around one dim.  Work items
+ * are (outer index, block of up to LINE_BLOCK inner positions); element
+ * (j, i) of an item is at base + j * inner + i. */
+#define LINE_BLOCK 256
+typedef struct {
+    int64_t outer, n, inner, nib;
+    const void *x, *y;   /* inputs (y: second input of backward kernels) */
+    void *out;
+    int rev;             /* cumsum: from the end (the backward of cumsum) */
+} lines;
+
+static void lines_init(lines *L, const tn_tensor *t, int d) {
+    memset(L, 0, sizeof *L);
+    L->outer = 1;
+    L->n = 1;
+    L->inner = 1;
+    for (int i = 0; i < t->ndim; i++) {
+        if (i < d) L->outer *= t->shape[i];
+        else if (i == d) L->n = t->shape[i];
+        else L->inner *= t->shape[i];
+    }
+    L->nib = (L->inner + LINE_BLOCK - 1) / LINE_BLOCK;
+}
+
+static void lines_run(lines *L, tn_range_fn fn) {
+    int64_t items = L->outer * L->nib, per = L->n * (L->inner < LINE_BLOCK ? L->inner : LINE_BLOCK);
+    if (items == 0 || per == 0) return;
+    tn_parallel_for(items, per >= TN_GRAIN ? 1 : TN_GRAIN / per, fn, L);
+}
+
+/* item w -> base offset, first inner index and inner count */
+#define LINE_ITEM(L, w, base, ni)                                                  \
+    int64_t o_ = (w) / (L)->nib, b_ = (w) % (L)->nib;                              \
+    int64_t i0_ = b_ * LINE_BLOCK;                                                 \
+    int64_t ni = (L)->inner - i0_ < LINE_BLOCK ? (L)->inner - i0_ : LINE_BLOCK;    \
+    int64_t base = o_ * (L)->n * (L)->inner + i0_
+
+/* cumsum: double accumulator for floats, wrapping int64 for integers */
+#define DEF_CUMSUM(name, T, A, ADD)                                                \
+    static void name(void *vc, int64_t lo, int64_t hi) {                           \
+        const lines *L = vc;                                                       \
+        const T *x = L->x;                                                         \
+        T *y = L->out;                                                             \
+        int64_t in = L->inner;                                                     \
+        for (int64_t w = lo; w < hi; w++) {                                        \
+            LINE_ITEM(L, w, base, ni);                                             \
+            A acc[LINE_BLOCK];                                                     \
+            for (int64_t i = 0; i < ni; i++) acc[i] = 0;                           \
+            for (int64_t jj = 0; jj < L->n; jj++) {                                \
+                int64_t j = L->rev ? L->n - 1 - jj : jj;                           \
+                const T *xr = x + base + j * in;                                   \
+                T *yr = y + base + j * in;                                         \
+                for (int64_t i = 0; i < ni; i++) {                                 \
+                    acc[i] = ADD(acc[i], (A)xr[i]);                                \
+                    yr[i] = (T)acc[i];                                             \
+                }                                                                  \
+            }                                                                      \
+        }                                                                          \
+    }
+DEF_CUMSUM(cumsum_f32, float, double, F_SUM)
+DEF_CUMSUM(cumsum_f64, double, double, F_SUM)
+DEF_CUMSUM(cumsum_i64, int64_t, int64_t, I_SUM)
+
+/* cumsum of t along d into a new contiguous tensor (rev: suffix sums). */
+static tn_tensor *cumsum_raw(tn_tensor *t, int d, bool rev) {
+    tn_dtype dt = tn_dtype_is_float(t->dtype) ? t->dtype : TN_INT64;
+    bool was = tn_set_grad_enabled(false);
+    tn_tensor *x = tn_to(t, dt), *c = x ? tn_contiguous(x) : NULL;
+    tn_set_grad_enabled(was);
+    tn_release(x);
+    tn_tensor *out = c ? tn_empty(dt, t->ndim, t->shape) : NULL;
+    if (out) {
+        lines L;
+        lines_init(&L, c, d);
+        L.x = tn_data(c);
+        L.out = tn_data(out);
+        L.rev = rev;
+        lines_run(&L, dt == TN_FLOAT32 ? cumsum_f32 : dt == TN_FLOAT64 ? cumsum_f64 : cumsum_i64);
+    }
+    tn_release(c);
+    return out;
+}
+
+tn_tensor *tn_cumsum(tn_tensor *t, int dim) {
+    int d = tn_wrap_dim(dim, t->ndim, "cumsum");
+    if (d < 0) return NULL;
+    tn_tensor *out = cumsum_raw(t, d, false);
+    if (out && tn_grad_needed1(t) && tn_dtype_is_float(t->dtype)) {
+        tn_node *n = tn_record(TN_OP_CUMSUM, out, 1, &t);
+        if (!n) {
+            tn_release(out);
+            return NULL;
+        }
+        n->iarg[0] = d;
+    }
+    return out;
+}
+
+/* d cumsum / dx: suffix sums of the gradient. */
+int cumsum_backward(tn_node *n, tn_tensor *g, tn_tensor **gin) {
+    return (gin[0] = cumsum_raw(g, (int)n->iarg[0], true)) ? 0 : -1;
+}
+
+/* exp for float32 lanes: Cephes' expf (range reduction by ln 2, degree-6
+ * polynomial, the power of two built from exponent bits in two halves so
+ * the whole float range works), within 1e-7 relative, branch-free so the
+ * loops around it vectorise (libm's expf is a scalar call).  Below -87.3 it
+ * returns 0 (what softmax over masked -inf entries needs).  GCC if-converts
+ * the selects only when float compares may be assumed not to trap, hence
+ * NO_TRAP on this and on the kernels that inline it. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NO_TRAP __attribute__((optimize("no-trapping-math")))
+#else
+#define NO_TRAP
+#endif
+NO_TRAP static inline float exp_f32(float x) {
+    float c = x < 88.72283f ? x : 88.72283f;
+    c = c > -87.3f ? c : -87.3f;
+    float fn = (c * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  /* round */
+    float r = c - fn * 0.693359375f;
+    r = r - fn * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    float y = p * (r * r) + r + 1.0f;
+    int32_t n = (int32_t)fn, n1 = n >> 1;
+    int32_t b1 = (n1 + 127) << 23, b2 = (n - n1 + 127) << 23;
+    float s1, s2;
+    memcpy(&s1, &b1, sizeof s1);
+    memcpy(&s2, &b2, sizeof s2);
+    y = y * s1 * s2;
+    y = x > 88.72283f ? INFINITY : y;
+    y = x < -87.3f ? 0.0f : y;
+    return x != x ? x : y;
+}
+
+/* 8-lane max and double-accumulated sum of a contiguous row (vectorised) */
+#define DEF_ROWOPS(sfx, T)                                                         \
+    static T rowmax_##sfx(const T *x, int64_t n) {                                 \
+        T lane[LANES];                                                             \
+        for (int j = 0; j < LANES; j++) lane[j] = (T)-INFINITY;                    \
+        int64_t i = 0;                                                             \
+        for (; i + LANES <= n; i += LANES)                                         \
+            for (int j = 0; j < LANES; j++) lane[j] = F_MAX(lane[j], x[i + j]);    \
+        for (int w = LANES / 2; w > 0; w /= 2)                                     \
+            for (int j = 0; j < w; j++) lane[j] = F_MAX(lane[j], lane[j + w]);     \
+        T m = lane[0];                                                             \
+        for (; i < n; i++) m = F_MAX(m, x[i]);                                     \
+        return m;                                                                  \
+    }                                                                              \
+    /* sum of x[i] * (y ? y[i] : 1) */                                             \
+    static double rowdot_##sfx(const T *x, const T *y, int64_t n) {                \
+        double lane[LANES] = {0};                                                  \
+        int64_t i = 0;                                                             \
+        if (y) {                                                                   \
+            for (; i + LANES <= n; i += LANES)                                     \
+                for (int j = 0; j < LANES; j++) lane[j] += (double)x[i + j] * y[i + j]; \
+        } else {                                                                   \
+            for (; i + LANES <= n; i += LANES)                                     \
+                for (int j = 0; j < LANES; j++) lane[j] += (double)x[i + j];       \
+        }                                                                          \
+        for (int w = LANES / 2; w > 0; w /= 2)                                     \
+            for (int j = 0; j < w; j++) lane[j] += lane[j + w];                    \
+        double s = lane[0];                                                        \
+        for (; i < n; i++) s += (double)x[i] * (y ? y[i] : 1);                     \
+        return s;                                                                  \
+    }
+DEF_ROWOPS(f32, float)
+DEF_ROWOPS(f64, double)
+
+/* softmax / log_softmax forward.  Row path (inner == 1): the max, then the
+ * exps stored in the output, their sum, then a scale (softmax) or a shift
+ * (log_softmax) - each a vectorised pass over one contiguous row.  Column
+ * path: the same passes over a block of inner positions at once. */
+#define DEF_SOFTMAX(name, sfx, T, EXP, IS_LOG)                                     \
+    NO_TRAP static void name(void *vc, int64_t lo, int64_t hi) {                           \
+        const lines *L = vc;                                                       \
+        const T *x = L->x;                                                         \
+        T *y = L->out;                                                             \
+        int64_t in = L->inner, n = L->n;                                           \
+        for (int64_t w = lo; w < hi; w++) {                                        \
+            LINE_ITEM(L, w, base, ni);                                             \
+            if (in == 1) {                                                         \
+                const T *xr = x + base;                                            \
+                T *yr = y + base;                                                  \
+                T m = rowmax_##sfx(xr, n);                                         \
+                for (int64_t i = 0; i < n; i++) yr[i] = EXP(xr[i] - m);            \
+                double s = rowdot_##sfx(yr, NULL, n);                              \
+                if (IS_LOG) {                                                      \
+                    T sh = (T)((double)m + log(s));                                \
+                    for (int64_t i = 0; i < n; i++) yr[i] = xr[i] - sh;            \
+                } else {                                                           \
+                    T inv = (T)(1.0 / s);                                          \
+                    for (int64_t i = 0; i < n; i++) yr[i] *= inv;                  \
+                }                                                                  \
+                continue;                                                          \
+            }                                                                      \
+            T m[LINE_BLOCK];                                                       \
+            double s[LINE_BLOCK];                                                  \
+            for (int64_t i = 0; i < ni; i++) {                                     \
+                m[i] = (T)-INFINITY;                                               \
+                s[i] = 0;                                                          \
+            }                                                                      \
+            for (int64_t j = 0; j < n; j++) {                                      \
+                const T *xr = x + base + j * in;                                   \
+                for (int64_t i = 0; i < ni; i++) m[i] = F_MAX(m[i], xr[i]);        \
+            }                                                                      \
+            for (int64_t j = 0; j < n; j++) {                                      \
+                const T *xr = x + base + j * in;                                   \
+                T *yr = y + base + j * in;                                         \
+                for (int64_t i = 0; i < ni; i++) {                                 \
+                    T e = EXP(xr[i] - m[i]);                                       \
+                    if (!IS_LOG) yr[i] = e;                                        \
+                    s[i] += e;                                                     \
+                }                                                                  \
+            }                                                                      \
+            for (int64_t i = 0; i < ni; i++)                                       \
+                s[i] = IS_LOG ? (double)m[i] + log(s[i]) : 1.0 / s[i];             \
+            for (int64_t j = 0; j < n; j++) {                                      \
+                const T *xr = x + base + j * in;                                   \
+                T *yr = y + base + j * in;                                         \
+                for (int64_t i = 0; i < ni; i++)                                   \
+                    yr[i] = IS_LOG ? xr[i] - (T)s[i] : yr[i] * (T)s[i];            \
+            }                                                                      \
+        }                                                                          \
+    }
+DEF_SOFTMAX(softmax_f32, f32, float, exp_f32, 0)
+DEF_SOFTMAX(softmax_f64, f64, double, exp, 0)
+DEF_SOFTMAX(log_softmax_f32, f32, float, exp_f32, 1)
+DEF_SOFTMAX(log_softmax_f64, f64, double, exp, 1)
+
+/* softmax backward: gin = y * (g - sum(g * y));
+ * log_softmax backward: gin = g - exp(y) * sum(g).  (L->x = g, L->y = output) */
+#define DEF_SOFTMAX_BWD(name, sfx, T, EXP, IS_LOG)                                 \
+    NO_TRAP static void name(void *vc, int64_t lo, int64_t hi) {                           \
+        const lines *L = vc;                                                       \
+        const T *g = L->x, *y = L->y;                                              \
+        T *gi = L->out;                                                            \
+        int64_t in = L->inner, n = L->n;                                           \
+        for (int64_t w = lo; w < hi; w++) {                                        \
+            LINE_ITEM(L, w, base, ni);                                             \
+            double s[LINE_BLOCK];                                                  \
+            if (in == 1) {                                                         \
+                s[0] = rowdot_##sfx(g + base, IS_LOG ? NULL : y + base, n);        \
+            } else {                                                               \
+                for (int64_t i = 0; i < ni; i++) s[i] = 0;                         \
+                for (int64_t j = 0; j < n; j++) {                                  \
+                    const T *gr = g + base + j * in, *yr = y + base + j * in;      \
+                    for (int64_t i = 0; i < ni; i++)                               \
+                        s[i] += IS_LOG ? (double)gr[i] : (double)gr[i] * yr[i];    \
+                }                                                                  \
+            }                                                                      \
+            for (int64_t j = 0; j < n; j++) {                                      \
+                const T *gr = g + base + j * in, *yr = y + base + j * in;          \
+                T *o = gi + base + j * in;                                         \
+                if (in == 1) {                                                     \
+                    T sj = (T)s[0];                                                \
+                    o[0] = IS_LOG ? gr[0] - EXP(yr[0]) * sj : yr[0] * (gr[0] - sj); \
+                    continue;                                                      \
+                }                                                                  \
+                for (int64_t i = 0; i < ni; i++)                                   \
+                    o[i] = IS_LOG ? gr[i] - EXP(yr[i]) * (T)s[i]                   \
+                                  : yr[i] * (gr[i] - (T)s[i]);                     \
+            }                                                                      \
+        }                                                                          \
+    }
+DEF_SOFTMAX_BWD(softmax_bwd_f32, f32, float, exp_f32, 0)
+DEF_SOFTMAX_BWD(softmax_bwd_f64, f64, double, exp, 0)
+DEF_SOFTMAX_BWD(log_softmax_bwd_f32, f32, float, exp_f32, 1)
+DEF_SOFTMAX_BWD(log_softmax_bwd_f64, f64, double, exp, 1)
+
+static tn_tensor *softmax_common(tn_tensor *t, int dim, bool is_log) {
+    const char *op = is_log ? "log_softmax" : "softmax";
+    int d = tn_wrap_dim(dim, t->ndim, op);
+    if (d < 0 || require_float(t, op) < 0) return NULL;
+    tn_tensor *c = tn_contiguous(t);
+    tn_tensor *out = c ? tn_empty(t->dtype, t->ndim, t->shape) : NULL;
+    if (out) {
+        lines L;
+        lines_init(&L, c, d);
+        L.x = tn_data(c);
+        L.out = tn_data(out);
+        bool f32 = t->dtype == TN_FLOAT32;
+        lines_run(&L, is_log ? (f32 ? log_softmax_f32 : log_softmax_f64)
+                             : (f32 ? softmax_f32 : softmax_f64));
+    }
+    tn_release(c);
+    if (out && tn_grad_needed1(t)) {
+        tn_node *n = tn_record(is_log ? TN_OP_LOG_SOFTMAX : TN_OP_SOFTMAX, out, 1, &t);
+        if (!n) {
+            tn_release(out);
+            return NULL;
+        }
+        n->iarg[0] = d;
+        tn_save(n, out);
+    }
+    return out;
+}
+
+tn_tensor *tn_softmax(tn_tensor *t, int dim) { return softmax_common(t, dim, false); }
+tn_tensor *tn_log_softmax(tn_tensor *t, int dim) { return softmax_common(t, dim, true); }
+
+static int softmax_bwd_common(tn_node *n, tn_tensor *g, tn_tensor **gin, bool is_log) {
+    tn_tensor *y = tn_saved(n, 0);
+    CHECK(y);
+    tn_tensor *gt = tn_to(g, y->dtype), *gc = gt ? tn_contiguous(gt) : NULL;
+    tn_tensor *yc = gc ? tn_contiguous(y) : NULL;
+    tn_tensor *out = yc ? tn_empty(y->dtype, y->ndim, y->shape) : NULL;
+    if (out) {
+        lines L;
+        lines_init(&L, yc, (int)n->iarg[0]);
+        L.x = tn_data(gc);
+        L.y = tn_data(yc);
+        L.out = tn_data(out);
+        bool f32 = y->dtype == TN_FLOAT32;
+        lines_run(&L, is_log ? (f32 ? log_softmax_bwd_f32 : log_softmax_bwd_f64)
+                             : (f32 ? softmax_bwd_f32 : softmax_bwd_f64));
+    }
+    tn_release(gt);
+    tn_release(gc);
+    tn_release(yc);
+    gin[0] = out;
+    return out ? 0 : -1;
+}
+int softmax_backward(tn_node *n, tn_tensor *g, tn_tensor **gin) { return softmax_bwd_common(n, g, gin, false); }
+int log_softmax_backward(tn_node *n, tn_tensor *g, tn_tensor **gin) { return softmax_bwd_common(n, g, gin, true); }
