@@ -1,8 +1,8 @@
 /*
  * reduce.c: reductions (sum mean prod amax amin all any logsumexp norm var
- * std), max/min/argmax/argmin along a dim, cumsum, softmax and log_softmax,
- * and tn_sum_to (the autograd engine's "undo broadcasting"), with the
- * backward rules beside their forwards.
+ * std), max/min/argmax/argmin along a dim, and tn_sum_to (the autograd
+ * engine's "undo broadcasting"), with the backward rules beside their
+ * forwards.  (cumsum, softmax and log_softmax live in sort.c.)
  *
  * How a reduction runs: the input's dims are split into kept dims (in their
  * original order, so output element o is simply out[o] of a fresh contiguous

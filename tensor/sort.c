@@ -1,8 +1,10 @@
 /*
- * sort.c: sort and topk along a dim, returning values and 0-based int64
- * indices.
+ * sort.c: the ops that run along one dim of a tensor, line by line: sort and
+ * topk (values and 0-based int64 indices), cumsum, softmax and log_softmax,
+ * with the backward rules of the last three (listed under "reductions" in
+ * ops.def; reduce.c holds the true reductions).
  *
- * Both are stable (equal values keep their original order, as PyTorch's
+ * sort and topk are stable (equal values keep their original order, as PyTorch's
  * stable sort) and place NaN above every number (last when ascending, first
  * when descending), so results are the same on every run and thread count.
  * Each line along the dim is copied into a key buffer (double for float
@@ -11,6 +13,12 @@
  * for short runs, then written out.  Lines are independent and run in
  * parallel.  Autograd: the values are re-read with tn_gather (a recorded op),
  * so sort and topk need no backward rule of their own.
+ *
+ * cumsum and softmax see a contiguous tensor as (outer, n, inner) around the
+ * dim.  With inner == 1 (the last dim) each line is one contiguous row and
+ * every pass over it is a vectorised loop; otherwise a block of inner
+ * positions is processed together, vectorised across them.  float32 sums
+ * accumulate in double; softmax uses a vectorisable float32 exp.
  */
 #include "internal.h"
 
