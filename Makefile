@@ -92,7 +92,7 @@ test: all $(CTEST_BIN)
 	@BUILD=$(BUILD) sh tests/run.sh
 
 sanitize:
-	$(MAKE) BUILD=build-san OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	$(MAKE) BUILD=build-san OPT="-O1 -march=x86-64-v3 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    EMBER_BIN=ember-san test-san
 
 # the sanitizer build writes ember-san / ember-san.so, leaving ./ember alone

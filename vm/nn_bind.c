@@ -186,8 +186,8 @@ static int l_dropout(lua_State *L) {
 
 static int l_embedding(lua_State *L) {
     tn_tensor *w = vm_check_tensor(L, 1);
-    tn_tensor *ids = lt_index_arg(L, 2, "embedding");
     int64_t pad = lua_isnoneornil(L, 3) ? NN_NO_INDEX : luaL_checkinteger(L, 3) - 1;
+    tn_tensor *ids = lt_index_arg(L, 2, "embedding");
     tn_tensor *r = nn_embedding(w, ids, pad);
     tn_release(ids);
     if (!r) return vm_error(L, "embedding");

@@ -65,6 +65,7 @@ static const struct {
 static int l_binary(lua_State *L) {
     int i = (int)lua_tointeger(L, lua_upvalueindex(1));
     const char *op = binary_ops[i].name;
+    vm_prepare_args(L, 1, 2, op);
     tn_tensor *a = vm_to_tensor(L, 1, op), *b = vm_to_tensor(L, 2, op);
     tn_tensor *r = tn_binary(binary_ops[i].k, a, b);
     /* add(a, b, alpha): a + alpha * b, as PyTorch */
@@ -79,6 +80,7 @@ static int l_binary_(lua_State *L) {
     int i = (int)lua_tointeger(L, lua_upvalueindex(1));
     const char *op = binary_ops[i].name;
     tn_tensor *a = vm_check_tensor(L, 1);
+    vm_prepare_args(L, 2, 2, op);
     tn_tensor *b = vm_to_tensor(L, 2, op);
     int rc = tn_binary_(binary_ops[i].k, a, b);
     tn_release(b);
@@ -110,6 +112,7 @@ static int l_leaky_relu(lua_State *L) {
 
 static int l_where(lua_State *L) {
     tn_tensor *c = vm_check_tensor(L, 1);
+    vm_prepare_args(L, 2, 3, "where");
     tn_tensor *a = vm_to_tensor(L, 2, "where"), *b = vm_to_tensor(L, 3, "where");
     tn_tensor *r = tn_where(c, a, b);
     tn_release(a);

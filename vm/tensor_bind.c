@@ -178,9 +178,23 @@ static tn_tensor *table_to_tensor(lua_State *L, int idx, int dtype_or_neg, const
     return t;
 }
 
+void vm_prepare_args(lua_State *L, int first, int last, const char *op) {
+    for (int i = first; i <= last; i++) {
+        int ty = lua_type(L, i);
+        if (ty == LUA_TTABLE) {
+            vm_push_tensor(L, table_to_tensor(L, i, -1, op));
+            lua_replace(L, i);
+        } else if (ty != LUA_TNUMBER && ty != LUA_TBOOLEAN && !vm_test_tensor(L, i)) {
+            luaL_error(L, "%s: argument %d: expected a tensor, number or table, got %s", op, i,
+                       luaL_typename(L, i));
+        }
+    }
+}
+
 tn_tensor *vm_to_tensor(lua_State *L, int idx, const char *op) {
     tn_tensor *t = vm_test_tensor(L, idx);
     if (t) return tn_retain(t);
+    idx = lua_absindex(L, idx);
     switch (lua_type(L, idx)) {
     case LUA_TNUMBER:
         if (lua_isinteger(L, idx)) {
@@ -194,7 +208,12 @@ tn_tensor *vm_to_tensor(lua_State *L, int idx, const char *op) {
         t = tn_scalar(TN_BOOL, lua_toboolean(L, idx));
         if (t) t->is_wrapped_number = true;
         break;
-    case LUA_TTABLE: return table_to_tensor(L, idx, -1, op);
+    case LUA_TTABLE:
+        /* converted into a tensor userdata in the argument's slot, so the
+         * Lua side owns it (see vm_prepare_args) */
+        vm_push_tensor(L, table_to_tensor(L, idx, -1, op));
+        lua_replace(L, idx);
+        return tn_retain(vm_test_tensor(L, idx));
     default:
         luaL_error(L, "%s: expected a tensor, number or table, got %s", op, luaL_typename(L, idx));
         return NULL;
@@ -854,11 +873,18 @@ static tn_tensor *apply_spec(lua_State *L, tn_tensor *t, int spec) {
             next = tn_select(cur, d, k > 0 ? k - 1 : size + k);
         } else if (ty == LUA_TTABLE) {
             int m = (int)lua_rawlen(L, -1);
-            lua_Integer first = 1, last = size, step = 1;
-            if (m >= 1) { lua_rawgeti(L, -1, 1); first = luaL_optinteger(L, -1, 1); lua_pop(L, 1); }
-            if (m >= 2) { lua_rawgeti(L, -1, 2); last = luaL_optinteger(L, -1, size); lua_pop(L, 1); }
-            else if (m == 1) last = first;
-            if (m >= 3) { lua_rawgeti(L, -1, 3); step = luaL_optinteger(L, -1, 1); lua_pop(L, 1); }
+            lua_Integer v[3] = {1, size, 1};
+            for (int j = 0; j < m && j < 3; j++) {
+                lua_rawgeti(L, -1, j + 1);
+                if (lua_isinteger(L, -1)) v[j] = lua_tointeger(L, -1);
+                else if (!lua_isnil(L, -1)) {
+                    tn_release(cur);
+                    luaL_error(L, "index: dim %d: range entries must be integers, got %s", i,
+                               luaL_typename(L, -1));
+                }
+                lua_pop(L, 1);
+            }
+            lua_Integer first = v[0], last = m == 1 ? v[0] : v[1], step = v[2];
             if (first < 0) first += size + 1;
             if (last < 0) last += size + 1;
             if (step <= 0 || first < 1 || first > size + 1 || last > size || last < first - 1) {
@@ -957,6 +983,7 @@ static void assign_into(lua_State *L, tn_tensor *dst, int val) {
 
 static int tensor_newindex(lua_State *L) {
     tn_tensor *t = vm_check_tensor(L, 1);
+    if (lua_type(L, 2) != LUA_TSTRING) vm_prepare_args(L, 3, 3, "index assignment");
     switch (lua_type(L, 2)) {
     case LUA_TSTRING: {
         const char *k = lua_tostring(L, 2);
@@ -1044,6 +1071,7 @@ static int tensor_tostring(lua_State *L) {
 }
 
 static int arith(lua_State *L, tn_binary_kind k, const char *op) {
+    vm_prepare_args(L, 1, 2, op);  /* may raise: before any reference is held */
     tn_tensor *a = vm_to_tensor(L, 1, op);
     tn_tensor *b = vm_to_tensor(L, 2, op);
     tn_tensor *r = tn_binary(k, a, b);

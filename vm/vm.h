@@ -61,8 +61,15 @@ void vm_push_tensor(lua_State *L, tn_tensor *t);
 tn_tensor *vm_check_tensor(lua_State *L, int idx);
 tn_tensor *vm_test_tensor(lua_State *L, int idx);  /* NULL if not a tensor */
 /* A tensor from a tensor, a number (a weak scalar) or a nested table; new
- * reference (the caller releases).  Raises a Lua error otherwise. */
+ * reference (the caller releases).  Raises a Lua error otherwise.  A table
+ * is converted into a tensor userdata in the argument's slot.  Raising
+ * while C holds references would leak them: a function converting several
+ * arguments first calls vm_prepare_args, after which vm_to_tensor on those
+ * slots cannot raise (short of running out of memory). */
 tn_tensor *vm_to_tensor(lua_State *L, int idx, const char *op);
+/* Converts table arguments first..last into tensors in place and checks
+ * that every one is a tensor, number or boolean (raising otherwise). */
+void vm_prepare_args(lua_State *L, int first, int last, const char *op);
 /* Raises a Lua error "op: <tn_last_error()>" (does not return). */
 int vm_error(lua_State *L, const char *op);
 
