@@ -637,13 +637,23 @@ tn_tensor *tn_var(tn_tensor *t, int dim, bool keepdim, int correction) {
     if (require_float(t, "var") < 0) return NULL;
     int64_t m = one_dim_mask(t, dim, "var");
     if (m < 0) return NULL;
-    uint32_t mask = (uint32_t)m;
-    int64_t N = reduced_count(t->shape, t->ndim, mask) - correction;
+    uint32_t mask = (uint32_t)m, keep = keepdim ? mask : 0;
+    int64_t R = reduced_count(t->shape, t->ndim, mask), N = R - correction;
+    double inv = 1.0 / (double)(N > 0 ? N : 0);
+    if (!tn_grad_needed1(t)) {
+        /* no history needed: mean, deviations, sum of squares (three passes) */
+        tn_tensor *mu = reduce_raw(K_SUM, t, mask, mask, t->dtype, P_SCALE, 1.0 / (double)R);
+        tn_tensor *d = mu ? tn_sub(t, mu) : NULL;
+        tn_tensor *out = d ? reduce_raw(K_SUMSQ, d, mask, keep, t->dtype, P_SCALE, inv) : NULL;
+        tn_release(mu);
+        tn_release(d);
+        return out;
+    }
     tn_tensor *mu = reduce_mask(TN_R_MEAN, t, mask, mask);
     tn_tensor *d = mu ? tn_sub(t, mu) : NULL;
     tn_tensor *sq = d ? tn_mul(d, d) : NULL;
-    tn_tensor *s = sq ? reduce_mask(TN_R_SUM, sq, mask, keepdim ? mask : 0) : NULL;
-    tn_tensor *out = s ? tn_mul_scalar(s, 1.0 / (double)(N > 0 ? N : 0)) : NULL;
+    tn_tensor *s = sq ? reduce_mask(TN_R_SUM, sq, mask, keep) : NULL;
+    tn_tensor *out = s ? tn_mul_scalar(s, inv) : NULL;
     tn_release(mu);
     tn_release(d);
     tn_release(sq);

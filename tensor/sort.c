@@ -267,6 +267,26 @@ static void lines_run(lines *L, tn_range_fn fn) {
         int64_t in = L->inner;                                                     \
         for (int64_t w = lo; w < hi; w++) {                                        \
             LINE_ITEM(L, w, base, ni);                                             \
+            if (in == 1 && !L->rev) {                                              \
+                /* one row: prefix sums of blocks of 8 are independent of     \
+                 * each other, so only one add per block is on the chain */  \
+                const T *xr = x + base;                                            \
+                T *yr = y + base;                                                  \
+                A run = 0;                                                         \
+                int64_t j = 0;                                                     \
+                for (; j + LANES <= L->n; j += LANES) {                            \
+                    A p[LANES];                                                    \
+                    p[0] = (A)xr[j];                                               \
+                    for (int k = 1; k < LANES; k++) p[k] = ADD(p[k - 1], (A)xr[j + k]); \
+                    for (int k = 0; k < LANES; k++) yr[j + k] = (T)ADD(run, p[k]); \
+                    run = ADD(run, p[LANES - 1]);                                  \
+                }                                                                  \
+                for (; j < L->n; j++) {                                            \
+                    run = ADD(run, (A)xr[j]);                                      \
+                    yr[j] = (T)run;                                                \
+                }                                                                  \
+                continue;                                                          \
+            }                                                                      \
             A acc[LINE_BLOCK];                                                     \
             for (int64_t i = 0; i < ni; i++) acc[i] = 0;                           \
             for (int64_t jj = 0; jj < L->n; jj++) {                                \

@@ -281,6 +281,21 @@ START_TEST(test_cumsum_softmax) {
     tn_tensor *t = tn_transpose(a, 0, 1);
     tn_tensor *ct = tn_cumsum(t, 1);
     EXPECT(ct, 0, {1, 5, 2, 7, 3, 9});
+    /* long rows (the blocked row path) and int64 rows against a running sum */
+    tn_tensor *lr = tn_randn(TN_FLOAT64, 2, (int64_t[]){3, 45});
+    tn_tensor *li = tn_randint(-9, 9, 2, (int64_t[]){3, 45});
+    tn_tensor *lc = tn_cumsum(lr, 1), *lic = tn_cumsum(li, -1);
+    for (int64_t r = 0; r < 3; r++) {
+        double run = 0;
+        int64_t irun = 0;
+        for (int64_t k = 0; k < 45; k++) {
+            run += tn_get_flat(lr, r * 45 + k);
+            irun += tn_get_flat_i64(li, r * 45 + k);
+            ck_assert(fabs(tn_get_flat(lc, r * 45 + k) - run) < 1e-12);
+            ck_assert(tn_get_flat_i64(lic, r * 45 + k) == irun);
+        }
+    }
+    tn_release(lr); tn_release(li); tn_release(lc); tn_release(lic);
     tn_tensor *i = T1(TN_INT32, 3, {1, 2, 3});
     tn_tensor *ci = tn_cumsum(i, 0);
     ck_assert_int_eq(ci->dtype, TN_INT64);
