@@ -73,8 +73,56 @@ static void store_1d(tn_tensor *t, int64_t i, double v) {
 
 /* ======================= batch norm ======================= */
 
+/* ---------- sums ----------
+ * In double with 8 independent accumulators: one accumulator is a chain of
+ * dependent adds (4 cycles each), and the compiler may not reorder a
+ * floating-point sum by itself.  The 8 lanes vectorise. */
+#define DEF_SUMS(T, sfx)                                                                      \
+    static double sum_##sfx(const T *restrict p, int64_t n) {                                 \
+        double a[8] = {0}, s = 0;                                                             \
+        int64_t i = 0;                                                                        \
+        for (; i + 8 <= n; i += 8)                                                            \
+            for (int j = 0; j < 8; j++) a[j] += p[i + j];                                     \
+        for (; i < n; i++) s += p[i];                                                         \
+        return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])) + s;         \
+    }                                                                                         \
+    /* sum (p - mean)^2 */                                                                    \
+    static double sqdev_##sfx(const T *restrict p, int64_t n, double mean) {                  \
+        double a[8] = {0}, s = 0;                                                             \
+        int64_t i = 0;                                                                        \
+        for (; i + 8 <= n; i += 8)                                                            \
+            for (int j = 0; j < 8; j++) {                                                     \
+                double d = p[i + j] - mean;                                                   \
+                a[j] += d * d;                                                                \
+            }                                                                                 \
+        for (; i < n; i++) s += (p[i] - mean) * (p[i] - mean);                                \
+        return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])) + s;         \
+    }                                                                                         \
+    /* *sg += sum g, *sgx += sum g * (x - mean) */                                            \
+    static void gsums_##sfx(const T *restrict g, const T *restrict x, int64_t n, double mean, \
+                            double *sg, double *sgx) {                                        \
+        double a[8] = {0}, b[8] = {0}, s = 0, t = 0;                                          \
+        int64_t i = 0;                                                                        \
+        for (; i + 8 <= n; i += 8)                                                            \
+            for (int j = 0; j < 8; j++) {                                                     \
+                a[j] += g[i + j];                                                             \
+                b[j] += g[i + j] * (x[i + j] - mean);                                         \
+            }                                                                                 \
+        for (; i < n; i++) {                                                                  \
+            s += g[i];                                                                        \
+            t += g[i] * (x[i] - mean);                                                        \
+        }                                                                                     \
+        *sg += ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])) + s;         \
+        *sgx += ((b[0] + b[1]) + (b[2] + b[3])) + ((b[4] + b[5]) + (b[6] + b[7])) + t;        \
+    }
+DEF_SUMS(float, f32)
+DEF_SUMS(double, f64)
+
 /* x, y, g, gx are contiguous (N, C, S) with S the product of the trailing
- * dims; work is split over channels. */
+ * dims.  With S > 1 work is split over channels, each channel's N runs of S
+ * contiguous elements reduced by one thread.  With S = 1 ((N, C), after a
+ * Linear layer) a channel's values are C apart, so the "column" kernels walk
+ * rows instead, vectorised over channels. */
 typedef struct {
     const void *x, *g;
     void *y, *gx;
@@ -83,6 +131,7 @@ typedef struct {
     double *var;               /* (C) biased batch variance (forward, training) */
     const double *w, *b;       /* (C) weight and bias (1 and 0 when absent) */
     double *gw, *gb;           /* (C) outputs of backward */
+    void *ka, *kb;             /* (C) per-channel coefficients in the data dtype */
     double eps;
     bool batch_stats;          /* normalised with the batch's statistics */
 } bn_ctx;
@@ -94,80 +143,124 @@ typedef struct {
         const T *x = c->x;                                                                    \
         double M = (double)(c->N * c->S);                                                     \
         for (int64_t ch = lo; ch < hi; ch++) {                                                \
-            double s = 0;                                                                     \
-            for (int64_t n = 0; n < c->N; n++) {                                              \
-                const T *p = x + (n * c->C + ch) * c->S;                                      \
-                for (int64_t i = 0; i < c->S; i++) s += p[i];                                 \
-            }                                                                                 \
-            double mean = s / M, ss = 0;                                                      \
-            for (int64_t n = 0; n < c->N; n++) {                                              \
-                const T *p = x + (n * c->C + ch) * c->S;                                      \
-                for (int64_t i = 0; i < c->S; i++) {                                          \
-                    double d = p[i] - mean;                                                   \
-                    ss += d * d;                                                              \
-                }                                                                             \
-            }                                                                                 \
+            double s = 0, ss = 0;                                                             \
+            for (int64_t n = 0; n < c->N; n++) s += sum_##sfx(x + (n * c->C + ch) * c->S, c->S); \
+            double mean = s / M;                                                              \
+            for (int64_t n = 0; n < c->N; n++)                                                \
+                ss += sqdev_##sfx(x + (n * c->C + ch) * c->S, c->S, mean);                    \
             c->mean[ch] = mean;                                                               \
             c->var[ch] = ss / M;                                                              \
-            c->invstd[ch] = 1 / sqrt(ss / M + c->eps);                                        \
         }                                                                                     \
     }                                                                                         \
-    /* y = x * a + (b - mean * a) with a = w * invstd */                                      \
+    /* the same for S = 1, over rows (serial, vectorised over channels) */                    \
+    static void bn_stats_cols_##sfx(bn_ctx *c) {                                              \
+        const T *x = c->x;                                                                    \
+        int64_t C = c->C;                                                                     \
+        double *restrict m = c->mean, *restrict v = c->var;                                   \
+        for (int64_t ch = 0; ch < C; ch++) m[ch] = v[ch] = 0;                                 \
+        for (int64_t n = 0; n < c->N; n++) {                                                  \
+            const T *restrict r = x + n * C;                                                  \
+            for (int64_t ch = 0; ch < C; ch++) m[ch] += r[ch];                                \
+        }                                                                                     \
+        for (int64_t ch = 0; ch < C; ch++) m[ch] /= (double)c->N;                             \
+        for (int64_t n = 0; n < c->N; n++) {                                                  \
+            const T *restrict r = x + n * C;                                                  \
+            for (int64_t ch = 0; ch < C; ch++) v[ch] += (r[ch] - m[ch]) * (r[ch] - m[ch]);    \
+        }                                                                                     \
+        for (int64_t ch = 0; ch < C; ch++) v[ch] /= (double)c->N;                             \
+    }                                                                                         \
+    /* y = x * ka + kb per channel (ka = w * invstd, kb = bias - mean * ka).               \
+     * S > 1: [lo, hi) counts runs of S elements of one channel (run % C);                    \
+     * S = 1: [lo, hi) counts rows of C channels, vectorised over channels. */                \
     static void bn_apply_##sfx(void *vctx, int64_t lo, int64_t hi) {                          \
         bn_ctx *c = vctx;                                                                     \
-        const T *x = c->x;                                                                    \
-        T *y = c->y;                                                                          \
-        for (int64_t ch = lo; ch < hi; ch++) {                                                \
-            double a = c->w[ch] * c->invstd[ch];                                              \
-            T fa = (T)a, fb = (T)(c->b[ch] - c->mean[ch] * a);                                \
-            for (int64_t n = 0; n < c->N; n++) {                                              \
-                int64_t off = (n * c->C + ch) * c->S;                                         \
-                for (int64_t i = 0; i < c->S; i++) y[off + i] = x[off + i] * fa + fb;         \
+        const T *restrict ka = c->ka, *restrict kb = c->kb;                                   \
+        int64_t S = c->S, C = c->C;                                                           \
+        for (int64_t r = lo; r < hi; r++) {                                                   \
+            if (S == 1) {                                                                     \
+                const T *restrict xr = (const T *)c->x + r * C;                               \
+                T *restrict yr = (T *)c->y + r * C;                                           \
+                for (int64_t ch = 0; ch < C; ch++) yr[ch] = xr[ch] * ka[ch] + kb[ch];         \
+            } else {                                                                          \
+                T a = ka[r % C], b = kb[r % C];                                               \
+                const T *restrict xr = (const T *)c->x + r * S;                               \
+                T *restrict yr = (T *)c->y + r * S;                                           \
+                for (int64_t i = 0; i < S; i++) yr[i] = xr[i] * a + b;                        \
             }                                                                                 \
         }                                                                                     \
     }                                                                                         \
-    /* per channel: gb = sum g, gw = sum g * xhat, and                                        \
-     *   batch stats: gx = w * invstd * (g - gb/M - xhat * gw/M)                              \
-     *   running stats: gx = w * invstd * g */                                                \
-    static void bn_backward_##sfx(void *vctx, int64_t lo, int64_t hi) {                       \
+    /* per channel: gb = sum g, gw = sum g * xhat */                                          \
+    static void bn_gsums_##sfx(void *vctx, int64_t lo, int64_t hi) {                          \
         bn_ctx *c = vctx;                                                                     \
         const T *x = c->x, *g = c->g;                                                         \
-        T *gx = c->gx;                                                                        \
-        double M = (double)(c->N * c->S);                                                     \
         for (int64_t ch = lo; ch < hi; ch++) {                                                \
-            double mean = c->mean[ch], is = c->invstd[ch], sg = 0, sgx = 0;                   \
+            double sg = 0, sgx = 0;                                                           \
             for (int64_t n = 0; n < c->N; n++) {                                              \
                 int64_t off = (n * c->C + ch) * c->S;                                         \
-                for (int64_t i = 0; i < c->S; i++) {                                          \
-                    sg += g[off + i];                                                         \
-                    sgx += g[off + i] * (x[off + i] - mean);                                  \
-                }                                                                             \
+                gsums_##sfx(g + off, x + off, c->S, c->mean[ch], &sg, &sgx);                  \
             }                                                                                 \
-            sgx *= is; /* sum g * xhat */                                                     \
-            if (c->gw) c->gw[ch] = sgx;                                                       \
-            if (c->gb) c->gb[ch] = sg;                                                        \
-            if (!gx) continue;                                                                \
-            double k = c->w[ch] * is;                                                         \
-            for (int64_t n = 0; n < c->N; n++) {                                              \
-                int64_t off = (n * c->C + ch) * c->S;                                         \
-                if (c->batch_stats) {                                                         \
-                    double mg = sg / M, mx = sgx / M;                                         \
-                    for (int64_t i = 0; i < c->S; i++) {                                      \
-                        double xh = (x[off + i] - mean) * is;                                 \
-                        gx[off + i] = (T)(k * (g[off + i] - mg - xh * mx));                   \
-                    }                                                                         \
-                } else {                                                                      \
-                    for (int64_t i = 0; i < c->S; i++) gx[off + i] = (T)(k * g[off + i]);     \
-                }                                                                             \
+            c->gb[ch] = sg;                                                                   \
+            c->gw[ch] = sgx * c->invstd[ch];                                                  \
+        }                                                                                     \
+    }                                                                                         \
+    static void bn_gsums_cols_##sfx(bn_ctx *c) {                                              \
+        const T *x = c->x, *g = c->g;                                                         \
+        int64_t C = c->C;                                                                     \
+        double *restrict sg = c->gb, *restrict sgx = c->gw;                                   \
+        const double *restrict m = c->mean;                                                   \
+        for (int64_t ch = 0; ch < C; ch++) sg[ch] = sgx[ch] = 0;                              \
+        for (int64_t n = 0; n < c->N; n++) {                                                  \
+            const T *restrict xr = x + n * C, *restrict gr = g + n * C;                       \
+            for (int64_t ch = 0; ch < C; ch++) {                                              \
+                sg[ch] += gr[ch];                                                             \
+                sgx[ch] += gr[ch] * (xr[ch] - m[ch]);                                         \
+            }                                                                                 \
+        }                                                                                     \
+        for (int64_t ch = 0; ch < C; ch++) sgx[ch] *= c->invstd[ch];                          \
+    }                                                                                         \
+    /* gx = k g - kx (x - mean) - k0, from                                                    \
+     *   gx = w invstd (g - gb/M - xhat gw/M),  xhat = (x - mean) invstd                      \
+     * with k = w invstd, kx = k invstd gw/M, k0 = k gb/M (kx = k0 = 0 with running           \
+     * statistics): ka holds k, kb holds kx, k0 and the mean (3 rows of C).                   \
+     * Runs and rows as in bn_apply. */                                                       \
+    static void bn_dx_##sfx(void *vctx, int64_t lo, int64_t hi) {                             \
+        bn_ctx *c = vctx;                                                                     \
+        int64_t S = c->S, C = c->C;                                                           \
+        const T *restrict k = c->ka, *restrict kx = c->kb;                                    \
+        const T *restrict k0 = kx + C, *restrict m = kx + 2 * C;                              \
+        for (int64_t r = lo; r < hi; r++) {                                                   \
+            if (S == 1) {                                                                     \
+                const T *restrict xr = (const T *)c->x + r * C, *restrict gr = (const T *)c->g + r * C; \
+                T *restrict o = (T *)c->gx + r * C;                                           \
+                for (int64_t ch = 0; ch < C; ch++)                                            \
+                    o[ch] = k[ch] * gr[ch] - kx[ch] * (xr[ch] - m[ch]) - k0[ch];              \
+            } else {                                                                          \
+                int64_t ch = r % C;                                                           \
+                T a = k[ch], b = kx[ch], z = k0[ch], mm = m[ch];                              \
+                const T *restrict xr = (const T *)c->x + r * S, *restrict gr = (const T *)c->g + r * S; \
+                T *restrict o = (T *)c->gx + r * S;                                           \
+                for (int64_t i = 0; i < S; i++) o[i] = a * gr[i] - b * (xr[i] - mm) - z;      \
             }                                                                                 \
         }                                                                                     \
     }
 DEF_BN(float, f32)
 DEF_BN(double, f64)
 
-static int64_t channel_grain(int64_t per_channel) {
-    int64_t g = NORM_GRAIN / (per_channel > 0 ? per_channel : 1);
+static int64_t grain_for(int64_t per_item) {
+    int64_t g = NORM_GRAIN / (per_item > 0 ? per_item : 1);
     return g < 1 ? 1 : g;
+}
+
+/* Runs the elementwise pass fn (bn_apply / bn_dx) over runs or rows. */
+static void bn_elementwise(bn_ctx *c, tn_range_fn fn) {
+    if (c->S == 1) tn_parallel_for(c->N, grain_for(c->C), fn, c);
+    else tn_parallel_for(c->N * c->C, grain_for(c->S), fn, c);
+}
+
+/* Stores v into element i of the coefficient array k (the data dtype). */
+static inline void kset(tn_tensor *k, int64_t i, double v) {
+    if (k->dtype == TN_FLOAT32) ((float *)tn_data(k))[i] = (float)v;
+    else ((double *)tn_data(k))[i] = v;
 }
 
 tn_tensor *nn_batch_norm(tn_tensor *x, tn_tensor *running_mean, tn_tensor *running_var,
@@ -204,19 +297,29 @@ tn_tensor *nn_batch_norm(tn_tensor *x, tn_tensor *running_mean, tn_tensor *runni
     }
     tn_tensor *xc = tn_contiguous(x);
     tn_tensor *out = xc ? tn_empty(x->dtype, x->ndim, x->shape) : NULL;
-    /* stats rows: mean, invstd, biased var */
+    /* stats rows: mean, invstd, biased var; k rows: scale, shift */
     tn_tensor *stats = out ? tn_empty(TN_FLOAT64, 2, (int64_t[]){3, C}) : NULL;
-    double *w = stats ? load_doubles(weight, C, 1) : NULL;
+    tn_tensor *k = stats ? tn_empty(x->dtype, 2, (int64_t[]){2, C}) : NULL;
+    double *w = k ? load_doubles(weight, C, 1) : NULL;
     double *b = w ? load_doubles(bias, C, 0) : NULL;
-    if (!b) goto fail;
+    if (!b) {
+        free(w);
+        goto fail;
+    }
     double *st = tn_data(stats);
-    bn_ctx c = {.x = tn_data(xc), .y = tn_data(out), .N = N, .C = C, .S = S,
-                .mean = st, .invstd = st + C, .var = st + 2 * C, .w = w, .b = b, .eps = eps,
-                .batch_stats = batch_stats};
     bool f32 = x->dtype == TN_FLOAT32;
-    int64_t grain = channel_grain(N * S);
+    bn_ctx c = {.x = tn_data(xc), .y = tn_data(out), .N = N, .C = C, .S = S, .mean = st,
+                .invstd = st + C, .var = st + 2 * C, .w = w, .b = b, .eps = eps,
+                .ka = tn_data(k), .kb = (char *)tn_data(k) + (size_t)C * tn_dtype_size(x->dtype),
+                .batch_stats = batch_stats};
     if (batch_stats) {
-        tn_parallel_for(C, grain, f32 ? bn_stats_f32 : bn_stats_f64, &c);
+        if (S == 1) {
+            if (f32) bn_stats_cols_f32(&c);
+            else bn_stats_cols_f64(&c);
+        } else {
+            tn_parallel_for(C, grain_for(N * S), f32 ? bn_stats_f32 : bn_stats_f64, &c);
+        }
+        for (int64_t ch = 0; ch < C; ch++) c.invstd[ch] = 1 / sqrt(c.var[ch] + eps);
         if (training && running_mean) {
             double M = (double)(N * S);
             for (int64_t ch = 0; ch < C; ch++) {
@@ -233,12 +336,19 @@ tn_tensor *nn_batch_norm(tn_tensor *x, tn_tensor *running_mean, tn_tensor *runni
             c.invstd[ch] = 1 / sqrt(tn_get_flat(running_var, ch) + eps);
         }
     }
-    tn_parallel_for(C, grain, f32 ? bn_apply_f32 : bn_apply_f64, &c);
+    for (int64_t ch = 0; ch < C; ch++) {
+        double a = w[ch] * c.invstd[ch];
+        kset(k, ch, a);
+        kset(k, C + ch, b[ch] - c.mean[ch] * a);
+    }
+    bn_elementwise(&c, f32 ? bn_apply_f32 : bn_apply_f64);
     free(w);
     free(b);
+    tn_release(k);
+    k = NULL;
     if (tn_grad_needed(3, (tn_tensor *[]){x, weight, bias})) {
         tn_node *n = nn_record(NN_OP_BATCH_NORM, out, 3, (tn_tensor *[]){x, weight, bias});
-        if (!n) goto fail_after;
+        if (!n) goto fail;
         n->iarg[0] = batch_stats;
         tn_save(n, xc);
         tn_save(n, stats);
@@ -248,8 +358,7 @@ tn_tensor *nn_batch_norm(tn_tensor *x, tn_tensor *running_mean, tn_tensor *runni
     tn_release(xc);
     return out;
 fail:
-    free(w);
-fail_after:
+    tn_release(k);
     tn_release(stats);
     tn_release(out);
     tn_release(xc);
@@ -262,16 +371,18 @@ int batch_norm_backward(tn_node *n, tn_tensor *g, tn_tensor **gin) {
     tn_tensor *weight = n->nsaved > 2 ? tn_saved(n, 2) : NULL;
     if (!x || !stats || (n->nsaved > 2 && !weight)) return -1;
     int64_t N = x->shape[0], C = x->shape[1], S = x->numel / (N * C > 0 ? N * C : 1);
+    bool f32 = x->dtype == TN_FLOAT32, need_x = nn_edge_needed(n, 0);
     tn_tensor *gc = tn_contiguous(g);
-    tn_tensor *gx = gc && nn_edge_needed(n, 0) ? tn_empty(x->dtype, x->ndim, x->shape) : NULL;
+    tn_tensor *gx = gc && need_x ? tn_empty(x->dtype, x->ndim, x->shape) : NULL;
     tn_tensor *gw = gc && nn_edge_needed(n, 1) ? tn_empty(x->dtype, 1, &C) : NULL;
     tn_tensor *gb = gc && nn_edge_needed(n, 2) ? tn_empty(x->dtype, 1, &C) : NULL;
-    double *w = gc ? load_doubles(weight, C, 1) : NULL;
+    tn_tensor *k = gc ? tn_empty(x->dtype, 2, (int64_t[]){4, C}) : NULL;
+    double *w = k ? load_doubles(weight, C, 1) : NULL;
     double *sums = w ? malloc(sizeof(double) * 2 * (size_t)(C > 0 ? C : 1)) : NULL;
-    if (!sums || (nn_edge_needed(n, 0) && !gx) || (nn_edge_needed(n, 1) && !gw) ||
-        (nn_edge_needed(n, 2) && !gb)) {
+    if (!sums || (need_x && !gx) || (nn_edge_needed(n, 1) && !gw) || (nn_edge_needed(n, 2) && !gb)) {
         if (w && !sums) tn_error("out of memory");
         free(w);
+        tn_release(k);
         tn_release(gc);
         tn_release(gx);
         tn_release(gw);
@@ -279,16 +390,39 @@ int batch_norm_backward(tn_node *n, tn_tensor *g, tn_tensor **gin) {
         return -1;
     }
     double *st = tn_data(stats);
+    size_t es = tn_dtype_size(x->dtype);
     bn_ctx c = {.x = tn_data(x), .g = tn_data(gc), .gx = gx ? tn_data(gx) : NULL,
                 .N = N, .C = C, .S = S, .mean = st, .invstd = st + C, .w = w,
-                .gw = sums, .gb = sums + C, .batch_stats = n->iarg[0] != 0};
-    tn_parallel_for(C, channel_grain(N * S), x->dtype == TN_FLOAT32 ? bn_backward_f32 : bn_backward_f64, &c);
+                .gw = sums, .gb = sums + C, .ka = tn_data(k), .kb = (char *)tn_data(k) + (size_t)C * es,
+                .batch_stats = n->iarg[0] != 0};
+    /* the sums are needed for the weight/bias gradients and, with batch
+     * statistics, for the input gradient */
+    if (gw || gb || c.batch_stats) {
+        if (S == 1) {
+            if (f32) bn_gsums_cols_f32(&c);
+            else bn_gsums_cols_f64(&c);
+        } else {
+            tn_parallel_for(C, grain_for(N * S), f32 ? bn_gsums_f32 : bn_gsums_f64, &c);
+        }
+    }
+    if (gx) {
+        double M = (double)(N * S);
+        for (int64_t ch = 0; ch < C; ch++) {
+            double kk = w[ch] * c.invstd[ch];
+            kset(k, ch, kk);
+            kset(k, C + ch, c.batch_stats ? kk * c.invstd[ch] * c.gw[ch] / M : 0);
+            kset(k, 2 * C + ch, c.batch_stats ? kk * c.gb[ch] / M : 0);
+            kset(k, 3 * C + ch, c.mean[ch]);
+        }
+        bn_elementwise(&c, f32 ? bn_dx_f32 : bn_dx_f64);
+    }
     for (int64_t ch = 0; ch < C; ch++) {
-        if (gw) tn_store(gw->dtype, tn_data(gw), ch, sums[ch]);
-        if (gb) tn_store(gb->dtype, tn_data(gb), ch, sums[C + ch]);
+        if (gw) tn_store(gw->dtype, tn_data(gw), ch, c.gw[ch]);
+        if (gb) tn_store(gb->dtype, tn_data(gb), ch, c.gb[ch]);
     }
     free(w);
     free(sums);
+    tn_release(k);
     tn_release(gc);
     gin[0] = gx;
     gin[1] = gw;
@@ -309,20 +443,33 @@ typedef struct {
 } ln_ctx;
 
 #define DEF_LN(T, sfx)                                                                        \
+    /* *a = sum g w, *b = sum g w (x - mean), in 8 lanes (see DEF_SUMS) */                    \
+    static void ln_dots_##sfx(const T *restrict g, const T *restrict x, const double *restrict w, \
+                              int64_t D, double mean, double *a, double *b) {                 \
+        double la[8] = {0}, lb[8] = {0}, s = 0, t = 0;                                        \
+        int64_t j = 0;                                                                        \
+        for (; j + 8 <= D; j += 8)                                                            \
+            for (int l = 0; l < 8; l++) {                                                     \
+                double gw = g[j + l] * w[j + l];                                              \
+                la[l] += gw;                                                                  \
+                lb[l] += gw * (x[j + l] - mean);                                              \
+            }                                                                                 \
+        for (; j < D; j++) {                                                                  \
+            double gw = g[j] * w[j];                                                          \
+            s += gw;                                                                          \
+            t += gw * (x[j] - mean);                                                          \
+        }                                                                                     \
+        *a = ((la[0] + la[1]) + (la[2] + la[3])) + ((la[4] + la[5]) + (la[6] + la[7])) + s;   \
+        *b = ((lb[0] + lb[1]) + (lb[2] + lb[3])) + ((lb[4] + lb[5]) + (lb[6] + lb[7])) + t;   \
+    }                                                                                         \
     static void ln_forward_##sfx(void *vctx, int64_t lo, int64_t hi) {                        \
         ln_ctx *c = vctx;                                                                     \
         int64_t D = c->D;                                                                     \
         for (int64_t r = lo; r < hi; r++) {                                                   \
             const T *x = (const T *)c->x + r * D;                                             \
             T *y = (T *)c->y + r * D;                                                         \
-            double s = 0, ss = 0;                                                             \
-            for (int64_t j = 0; j < D; j++) s += x[j];                                        \
-            double mean = s / (double)D;                                                      \
-            for (int64_t j = 0; j < D; j++) {                                                 \
-                double d = x[j] - mean;                                                       \
-                ss += d * d;                                                                  \
-            }                                                                                 \
-            double rstd = 1 / sqrt(ss / (double)D + c->eps);                                  \
+            double mean = sum_##sfx(x, D) / (double)D;                                        \
+            double rstd = 1 / sqrt(sqdev_##sfx(x, D, mean) / (double)D + c->eps);             \
             c->mean[r] = mean;                                                                \
             c->rstd[r] = rstd;                                                                \
             for (int64_t j = 0; j < D; j++)                                                   \
@@ -337,13 +484,9 @@ typedef struct {
             const T *x = (const T *)c->x + r * D, *g = (const T *)c->g + r * D;               \
             T *gx = (T *)c->gx + r * D;                                                       \
             double mean = c->mean[r], rstd = c->rstd[r], a = 0, bsum = 0;                     \
-            for (int64_t j = 0; j < D; j++) {                                                 \
-                double gw = g[j] * c->w[j];                                                   \
-                a += gw;                                                                      \
-                bsum += gw * (x[j] - mean) * rstd;                                            \
-            }                                                                                 \
+            ln_dots_##sfx(g, x, c->w, D, mean, &a, &bsum);                                    \
             a /= (double)D;                                                                   \
-            bsum /= (double)D;                                                                \
+            bsum *= rstd / (double)D;                                                         \
             for (int64_t j = 0; j < D; j++) {                                                 \
                 double xh = (x[j] - mean) * rstd;                                             \
                 gx[j] = (T)(rstd * (g[j] * c->w[j] - a - xh * bsum));                         \
@@ -365,10 +508,6 @@ typedef struct {
 DEF_LN(float, f32)
 DEF_LN(double, f64)
 
-static int64_t row_grain(int64_t D) {
-    int64_t g = NORM_GRAIN / (D > 0 ? D : 1);
-    return g < 1 ? 1 : g;
-}
 
 tn_tensor *nn_layer_norm(tn_tensor *x, int k, const int64_t *normalized_shape, tn_tensor *weight,
                          tn_tensor *bias, double eps) {
@@ -407,7 +546,7 @@ tn_tensor *nn_layer_norm(tn_tensor *x, int k, const int64_t *normalized_shape, t
     double *st = tn_data(stats);
     ln_ctx c = {.x = tn_data(xc), .y = tn_data(out), .R = R, .D = D, .mean = st, .rstd = st + R,
                 .w = w, .b = b, .eps = eps};
-    tn_parallel_for(R, row_grain(D), x->dtype == TN_FLOAT32 ? ln_forward_f32 : ln_forward_f64, &c);
+    tn_parallel_for(R, grain_for(D), x->dtype == TN_FLOAT32 ? ln_forward_f32 : ln_forward_f64, &c);
     free(w);
     free(b);
     if (tn_grad_needed(3, (tn_tensor *[]){x, weight, bias})) {
@@ -455,7 +594,7 @@ int layer_norm_backward(tn_node *n, tn_tensor *g, tn_tensor **gin) {
     ln_ctx c = {.x = tn_data(x), .g = tn_data(gc), .gx = gx ? tn_data(gx) : NULL, .R = R, .D = D,
                 .mean = st, .rstd = st + R, .w = w};
     bool f32 = x->dtype == TN_FLOAT32;
-    if (gx) tn_parallel_for(R, row_grain(D), f32 ? ln_backward_f32 : ln_backward_f64, &c);
+    if (gx) tn_parallel_for(R, grain_for(D), f32 ? ln_backward_f32 : ln_backward_f64, &c);
     if (gw || gb) {
         if (f32) ln_param_grads_f32(&c, gw ? sums : NULL, gb ? sums + D : NULL);
         else ln_param_grads_f64(&c, gw ? sums : NULL, gb ? sums + D : NULL);
