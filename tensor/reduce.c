@@ -302,6 +302,7 @@ static int64_t comb_i(int k, int64_t a, int64_t v) {
 #define ROW_CHUNK 16384   /* reduced elements per partial in row mode */
 #define COL_BLOCK 4096    /* outputs per item in column mode (a 32 KB accumulator) */
 #define COL_WORK (1 << 20) /* column mode: elements per item before R is chunked */
+#define COL_MAX_CHUNKS 64  /* column mode: at most this many partials per output */
 
 typedef struct {
     rgeom g;
@@ -460,6 +461,8 @@ static tn_tensor *reduce_raw(int kind, tn_tensor *t, uint32_t mask, uint32_t kee
     /* chunk boundaries depend only on the shapes: same bits on any thread count */
     int64_t K = col ? g->ksize[g->nk - 1] : 1, kb = K < COL_BLOCK ? K : COL_BLOCK;
     c.chunk = col ? (COL_WORK / kb > 0 ? COL_WORK / kb : 1) : ROW_CHUNK;
+    if (col && g->R > c.chunk * COL_MAX_CHUNKS)   /* bound the partials' memory */
+        c.chunk = (g->R + COL_MAX_CHUNKS - 1) / COL_MAX_CHUNKS;
     c.nchunks = g->R == 0 ? 1 : (g->R + c.chunk - 1) / c.chunk;
     c.ostride = col ? 1 : c.nchunks;
     c.cstride = col ? g->nout : 1;
@@ -607,6 +610,10 @@ tn_tensor *tn_reduce(tn_reduce_kind k, tn_tensor *t, const int *dims, int ndims,
     }
     if ((int)k < 0 || k >= TN_R_COUNT) {
         tn_error("reduce: unknown reduction kind %d", (int)k);
+        return NULL;
+    }
+    if (ndims > 0 && !dims) {
+        tn_error("%s: NULL list of %d dims", reduce_names[k], ndims);
         return NULL;
     }
     int64_t m = dims_mask(t, dims, ndims, reduce_names[k]);
