@@ -12,6 +12,7 @@
 #include <string.h>
 
 int vm_open_tensor(lua_State *L);   /* tensor_bind.c: pushes the module table */
+int vm_open_workflow(lua_State *L); /* workflow_bind.c: ember._sys */
 
 static int load_embedded(lua_State *L) {
     const vm_embedded_module *m = &vm_embedded_modules[lua_tointeger(L, lua_upvalueindex(1))];
@@ -27,6 +28,7 @@ static int load_embedded(lua_State *L) {
 int luaopen_ember(lua_State *L) {
     vm_open_tensor(L);                              /* the module table */
     vm_open_doc(L);                                 /* ember.doc, ember.help (doc.c) */
+    vm_open_workflow(L);                            /* ember._sys (workflow_bind.c) */
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     for (int i = 0; vm_embedded_modules[i].name; i++) {
         lua_pushinteger(L, i);
