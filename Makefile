@@ -33,7 +33,7 @@ LDLIBS  := $(PKG_LIBS) -lreadline -lm -pthread
 CORE_SRC := $(wildcard tensor/*.c) $(wildcard nn/*.c)
 VM_SRC   := $(wildcard vm/*.c)
 REPL_SRC := $(wildcard repl/*.c)
-LUA_SRC  := $(sort $(wildcard lua/*.lua) $(wildcard lua/*/*.lua))
+LUA_SRC  := $(sort $(wildcard lua/*.lua) $(wildcard lua/*/*.lua) $(wildcard lua/*/*/*.lua))
 
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 VM_OBJ   := $(VM_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/lua_modules.o
