@@ -142,6 +142,7 @@ enum { K_SUM, K_PROD, K_MAX, K_MIN, K_ANY, K_ALL, K_SUMSQ, K_SUMABS, K_MAXABS, K
 enum { C_F32, C_F64, C_I64, C_COUNT };
 
 #define LANES 8
+#define COL_TILE_MAX 32   /* column kernel: rows this narrow are folded in register tiles */
 
 /* float steps (accumulator double); NaN propagates through max/min */
 #define F_SUM(a, v) ((a) + (v))
@@ -202,9 +203,31 @@ typedef void (*col_fn)(const void *x, int64_t n, int64_t s, void *acc, int64_t r
     static void name(const void *px, int64_t n, int64_t s, void *pacc, int64_t rows, \
                      int64_t rs) {                                                 \
         A *restrict acc = pacc;                                                    \
+        int64_t i0 = 0;                                                            \
+        if (s == 1 && n <= COL_TILE_MAX) {                                         \
+            /* narrow rows: 16 outputs at a time stay in registers while all   \
+             * rows stream by (same order of folding, so the same bits) */     \
+            for (; i0 + 2 * LANES <= n; i0 += 2 * LANES) {                         \
+                A t0[LANES], t1[LANES];                                            \
+                for (int j = 0; j < LANES; j++) {                                  \
+                    t0[j] = acc[i0 + j];                                           \
+                    t1[j] = acc[i0 + LANES + j];                                   \
+                }                                                                  \
+                for (int64_t r = 0; r < rows; r++) {                               \
+                    const T *restrict x = (const T *)px + r * rs + i0;             \
+                    for (int j = 0; j < LANES; j++) t0[j] = STEP(t0[j], (A)x[j]);  \
+                    for (int j = 0; j < LANES; j++) t1[j] = STEP(t1[j], (A)x[LANES + j]); \
+                }                                                                  \
+                for (int j = 0; j < LANES; j++) {                                  \
+                    acc[i0 + j] = t0[j];                                           \
+                    acc[i0 + LANES + j] = t1[j];                                   \
+                }                                                                  \
+            }                                                                      \
+            if (i0 == n) return;                                                   \
+        }                                                                          \
         for (int64_t r = 0; r < rows; r++) {                                       \
             const T *restrict x = (const T *)px + r * rs;                          \
-            int64_t i = 0;                                                         \
+            int64_t i = i0;                                                        \
             if (s == 1) {                                                          \
                 for (; i + LANES <= n; i += LANES)                                 \
                     for (int j = 0; j < LANES; j++) {                              \

@@ -416,8 +416,8 @@ static void check_3d(tn_tensor *t) {
 
 START_TEST(test_each_dim_3d) {
     /* sizes chosen to hit both the row and the column kernels and the tails */
-    int64_t shapes[3][3] = {{2, 3, 4}, {3, 17, 9}, {5, 2, 300}};
-    for (int s = 0; s < 3; s++) {
+    int64_t shapes[4][3] = {{2, 3, 4}, {3, 17, 9}, {5, 2, 300}, {4, 33, 20}};
+    for (int s = 0; s < 4; s++) {
         tn_tensor *t = tn_randn(TN_FLOAT32, 3, shapes[s]);
         check_3d(t);
         /* non-contiguous: permuted and sliced views */
