@@ -384,6 +384,7 @@ static void fold_range(const rctx *c, const char *base, int64_t lo, int64_t hi, 
 static void row_items(void *vc, int64_t lo, int64_t hi) {
     const rctx *c = vc;
     size_t asz = c->cls == C_I64 ? sizeof(int64_t) : sizeof(double);
+    if (tn_interrupted()) return;   /* reduce_raw reports it */
     for (int64_t w = lo; w < hi; w++) {
         int64_t o = w / c->nchunks, ch = w % c->nchunks;
         int64_t a = ch * c->chunk, b = a + c->chunk < c->g.R ? a + c->chunk : c->g.R;
@@ -399,6 +400,7 @@ static void col_items(void *vc, int64_t lo, int64_t hi) {
     const rgeom *g = &c->g;
     int64_t K = g->ksize[g->nk - 1], sk = g->kin[g->nk - 1];
     size_t asz = c->cls == C_I64 ? sizeof(int64_t) : sizeof(double);
+    if (tn_interrupted()) return;   /* reduce_raw reports it */
     for (int64_t w = lo; w < hi; w++) {
         int64_t ch = w % c->nchunks, qb = w / c->nchunks;
         int64_t q = qb / c->nkb, b = qb % c->nkb;
@@ -505,6 +507,11 @@ static tn_tensor *reduce_raw(int kind, tn_tensor *t, uint32_t mask, uint32_t kee
     } else {
         int64_t cost = g->R < ROW_CHUNK ? g->R : ROW_CHUNK;
         tn_parallel_for(g->nout * c.nchunks, cost >= TN_GRAIN ? 1 : TN_GRAIN / cost, row_items, &c);
+    }
+    if (tn_interrupted()) {   /* Ctrl-C: the partials are incomplete */
+        free(c.part);
+        tn_error("interrupted");
+        goto fail;
     }
     finalize(&c, out, post, scale);
     free(c.part);

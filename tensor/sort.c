@@ -98,7 +98,7 @@ static void sort_lines(void *vc, int64_t lo, int64_t hi) {
     void *K = buf;
     int64_t *p = (int64_t *)(buf + (size_t)n * sizeof(double));
     int64_t *tmp = p + n;
-    for (int64_t l = lo; l < hi; l++) {
+    for (int64_t l = lo; l < hi && !tn_interrupted(); l++) {
         int64_t off = 0, r = l;
         for (int d = c->nk - 1; d >= 0; d--) {
             off += (r % c->ksize[d]) * c->kin[d];
@@ -172,8 +172,9 @@ static int sort_common(tn_tensor *t, int dim, int64_t k, bool desc, tn_tensor **
         int64_t per = n * 8;
         tn_parallel_for(c.nlines, per >= TN_GRAIN ? 1 : TN_GRAIN / per, sort_lines, &c);
     }
-    if (c.err) {
-        tn_error("%s: out of memory", op);
+    if (c.err || tn_interrupted()) {
+        if (c.err) tn_error("%s: out of memory", op);
+        else tn_error("interrupted");
         tn_release(ix);
         tn_release(v);
         return -1;

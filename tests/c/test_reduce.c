@@ -496,6 +496,19 @@ START_TEST(test_errors) {
     EXPECT(m, 0, {4});
     tn_tensor *sm = tn_softmax(s, -1);
     EXPECT(sm, 0, {1});
+    /* Ctrl-C: long kernels stop and report it */
+    tn_tensor *big = tn_ones(TN_FLOAT32, 2, (int64_t[]){300, 500});
+    tn_interrupt_flag = 1;
+    EXPECT_ERROR(tn_sum(big, 0, false), "interrupted");
+    EXPECT_ERROR(tn_sum(big, 1, false), "interrupted");
+    tn_tensor *sv, *si;
+    ck_assert_int_eq(tn_sort(big, 1, false, &sv, &si), -1);
+    ck_assert_str_eq(tn_last_error(), "interrupted");
+    tn_interrupt_flag = 0;
+    tn_tensor *ok = tn_sum(big, 0, false);
+    ck_assert(ok != NULL);
+    tn_release(ok);
+    tn_release(big);
     tn_release(a); tn_release(s); tn_release(r); tn_release(m); tn_release(sm);
 }
 END_TEST
