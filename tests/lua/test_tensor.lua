@@ -283,4 +283,18 @@ T.test("tensor memory is charged to the GC: loops stay bounded", function()
   T.ok(live < 512 * 1024 * 1024, "live tensor bytes grew to " .. live)
 end)
 
+if os.getenv("SANITIZE") then
+  -- an ASan-instrumented ember.so cannot load into the uninstrumented lua5.4
+  io.write("SKIP ember.so in stock lua5.4: not under the sanitizer build (make test checks it)\n")
+else
+  T.test("ember.so loads in stock lua5.4 with require 'ember'", function()
+    local p = io.popen([[lua5.4 -e 'package.cpath = "./?.so;" .. package.cpath
+      local e = require "ember"
+      print((e.ones(2, 3) * 2):sum():item(), e.zeros ~= nil)' 2>&1]])
+    local out = p:read("a")
+    p:close()
+    T.ok(out:find("12.0\ttrue", 1, true) or out:find("12\ttrue", 1, true), out)
+  end)
+end
+
 T.done()
