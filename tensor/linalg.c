@@ -24,7 +24,11 @@
 
 #include <cblas.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <string.h>
+
+/* OpenBLAS's own (cblas.h declares it too, but not in every packaging) */
+extern void openblas_set_num_threads(int);
 
 /* One operand seen as a batch of matrices.  Strides are in elements. */
 typedef struct {
@@ -201,6 +205,58 @@ static bool fold_contraction(int nl, const int64_t *L, mat *C, mat *A, mat *B) {
 
 /* ---------- the batched driver ---------- */
 
+/* Many small products run one per thread, each a single-threaded BLAS
+ * call: OpenBLAS would otherwise split every small matrix over the cores
+ * and spend more on synchronising than on the math.  Only when every item
+ * writes its own C (no accumulation), so items are independent and the
+ * result's bits do not depend on the thread count. */
+typedef struct {
+    tn_dtype dt;
+    int nl;
+    const int64_t *L;
+    const mat *C, *A, *B;
+    size_t es;
+    atomic_int stop;
+} batch_ctx;
+
+static void batch_range(void *vctx, int64_t lo, int64_t hi) {
+    batch_ctx *c = vctx;
+    for (int64_t it = lo; it < hi; it++) {
+        if (tn_interrupted()) {
+            atomic_store(&c->stop, 1);
+            return;
+        }
+        int64_t r = it, oa = 0, ob = 0, oc = 0;
+        for (int d = c->nl - 1; d >= 0; d--) {
+            int64_t i = r % c->L[d];
+            r /= c->L[d];
+            oa += i * c->A->bstride[d];
+            ob += i * c->B->bstride[d];
+            oc += i * c->C->bstride[d];
+        }
+        int64_t es = (int64_t)c->es;
+        product1(c->dt, c->A, c->B, c->C, c->A->base + oa * es, c->B->base + ob * es, c->C->base + oc * es, 0);
+    }
+}
+
+/* Returns 0 when it did the work, 1 when the batch is not suitable, -1 on
+ * interruption. */
+static int parallel_batch(tn_dtype dt, int nl, const int64_t *L, const mat *C, const mat *A, const mat *B,
+                          int64_t items, size_t es) {
+    int threads = tn_get_num_threads();
+    double work = (double)A->rows * (double)A->cols * (double)B->cols;
+    if (threads < 2 || work > 128.0 * 128 * 128) return 1;
+    for (int d = 0; d < nl; d++)
+        if (L[d] > 1 && C->bstride[d] == 0) return 1;
+    batch_ctx ctx = {dt, nl, L, C, A, B, es, 0};
+    int64_t grain = (int64_t)(262144.0 / (work + 1)) + 1;  /* ~0.5 MFLOP per chunk */
+    if (items < 2 * grain) return 1;
+    openblas_set_num_threads(1);
+    tn_parallel_for(items, grain, batch_range, &ctx);
+    openblas_set_num_threads(threads);
+    return atomic_load(&ctx.stop) ? -1 : 0;
+}
+
 /* C[i] = sum over loop items mapping to i of A[i] @ B[i], over loop shape L
  * (nl dims).  C must be a fresh contiguous buffer (it is zeroed when the
  * contraction is empty); A and B must pass blas_ok.  dt is float32/64. */
@@ -222,6 +278,13 @@ static int product_batched(tn_dtype dt, int nl, const int64_t *L, mat C, mat A, 
         return 0;
     }
     size_t es = tn_dtype_size(dt);
+    if (items > 1) {
+        int pr = parallel_batch(dt, nl, L, &C, &A, &B, items, es);
+        if (pr <= 0) {
+            if (pr < 0) tn_error("interrupted");
+            return pr;
+        }
+    }
     int64_t idx[TN_MAX_DIMS] = {0};
     for (int64_t it = 0; it < items; it++) {
         if (it > 0 && tn_interrupted()) {

@@ -197,6 +197,9 @@ START_TEST(test_batched_broadcast) {
     tn_release(o);
     tn_release(a);
     tn_release(b);
+    /* many small items: run one per thread */
+    check_mm(RAND(TN_FLOAT64, 2000, 8, 8), RAND(TN_FLOAT64, 2000, 8, 8), 1e-12);
+    check_mm(RAND(TN_FLOAT32, 3000, 1, 5), RAND(TN_FLOAT32, 5), 1e-5);
     /* batch of transposed matrices: (B,k,m) permuted to (B,m,k) */
     tn_tensor *base = RAND(TN_FLOAT64, 3, 5, 2);
     tn_tensor *at = tn_alias(base, 3, (int64_t[]){3, 2, 5}, (int64_t[]){10, 1, 2}, 0);
@@ -313,6 +316,14 @@ START_TEST(test_interrupt) {
     tn_release(o);
     tn_release(a);
     tn_release(b);
+    /* the parallel path over many small items stops too */
+    a = RAND(TN_FLOAT32, 2000, 8, 8);
+    tn_interrupt_flag = 1;
+    o = tn_bmm(a, a);
+    tn_interrupt_flag = 0;
+    ck_assert_ptr_null(o);
+    ck_assert_str_eq(tn_last_error(), "interrupted");
+    tn_release(a);
 }
 END_TEST
 
