@@ -478,6 +478,22 @@ START_TEST(test_sdpa_gradcheck) {
 }
 END_TEST
 
+START_TEST(test_sdpa_extremes) {
+    /* huge score gaps (far below exp's range): attention becomes a hard argmax */
+    tn_tensor *q = T2(TN_FLOAT32, 2, 2, {1, 0, 0, 1});
+    tn_tensor *k = T2(TN_FLOAT32, 3, 2, {1, 0, 0, 1, -1, -1});
+    tn_tensor *v = T2(TN_FLOAT32, 3, 2, {10, 20, 30, 40, 50, 60});
+    tn_tensor *o = nn_scaled_dot_product_attention(q, k, v, false, 1000);
+    EXPECT(o, 1e-4, {10, 20, 30, 40});
+    /* a NaN score makes its row NaN (as PyTorch), the other row is unaffected */
+    ((float *)tn_data(q))[0] = NAN;
+    tn_tensor *o2 = nn_scaled_dot_product_attention(q, k, v, false, 0);
+    ck_assert(isnan(tn_get_flat(o2, 0)) && isnan(tn_get_flat(o2, 1)));
+    ck_assert(!isnan(tn_get_flat(o2, 2)) && !isnan(tn_get_flat(o2, 3)));
+    release_all(5, (tn_tensor *[]){q, k, v, o, o2});
+}
+END_TEST
+
 START_TEST(test_sdpa_errors) {
     tn_tensor *q = RANDN(TN_FLOAT32, 2, 3, 4), *k = RANDN(TN_FLOAT32, 2, 5, 3), *v = RANDN(TN_FLOAT32, 2, 5, 4);
     EXPECT_ERROR(nn_scaled_dot_product_attention(q, k, v, false, 0),
@@ -508,6 +524,7 @@ static void add_tests(TCase *tc) {
     tcase_add_test(tc, test_embedding_gradcheck_and_errors);
     tcase_add_test(tc, test_sdpa_against_reference);
     tcase_add_test(tc, test_sdpa_gradcheck);
+    tcase_add_test(tc, test_sdpa_extremes);
     tcase_add_test(tc, test_sdpa_errors);
 }
 
