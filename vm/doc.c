@@ -110,8 +110,17 @@ static const char HELP_DOC[] =
     "table, its documented members; help(\"name\") looks a dotted name up\n"
     "(help \"nn.Linear\") or searches the documented names for it.";
 
+static const char EMBER_DOC[] =
+    "ember: tensors (creation, math, views, indexing), autograd, saving\n"
+    "\n"
+    "The module table: ember.zeros, ember.randn, ember.tensor, ... and the\n"
+    "functional forms of the tensor methods (x:exp() is ember.exp(x)).\n"
+    "help(ember) lists every function with the first line of its docs;\n"
+    "help(t) on a tensor lists the methods.";
+
 int vm_open_doc(lua_State *L) {
     int t = lua_absindex(L, -1);
+    if (!vm_get_doc(L, t)) vm_set_doc(L, t, EMBER_DOC);  /* unless tensor_bind documented it */
     lua_pushcfunction(L, l_doc);
     vm_set_doc(L, -1, DOC_DOC);
     lua_setfield(L, t, "doc");

@@ -205,15 +205,27 @@ END_TEST
 START_TEST(complete_module_field) {
     session *s = new_session();
     start(s);
+    /* TAB extends `ember.ze` to the longest common prefix of the ember
+     * functions starting with "ze" (zeros, zeros_like, and zero_ if the
+     * binding has it): computed here in Lua, then compared with the line
+     * TAB produced (Ctrl-A / Ctrl-E wrap it in [[ ]] to capture it) */
+    cmd(s, "local t = {} for k in pairs(ember) do if k:sub(1, 2) == 'ze' then t[#t + 1] = k end end "
+           "table.sort(t) local a, b, i = t[1], t[#t], 0 "
+           "while i < #a and a:sub(i + 1, i + 1) == b:sub(i + 1, i + 1) do i = i + 1 end "
+           "expected = 'ember.' .. a:sub(1, i)\n");
     cmd(s, "ember.ze\t");
     usleep(200000);
-    send_keys(s, " == ember.zeros\n");
+    send_keys(s, "\x01got = [[\x05]]\n");
+    cmd(s, "got == expected and got:find('^ember%.zero') ~= nil, got\n");
     EXPECT_OUT(s, "true", 3000);
     /* TAB TAB on an ambiguous prefix lists the candidates by their last part */
-    cmd(s, "ember.zeros\t\t");
+    cmd(s, "ember.zero\t\t");
     EXPECT_OUT(s, "zeros_like", 3000);
-    send_keys(s, "\x15");  /* Ctrl-U: clear the line */
-    send_keys(s, "\n");
+    ck_assert_msg(memcmp(s->out + s->pos - 16, "ember.zeros_like", 16) != 0,
+                  "candidates listed with their prefix:\n%s", s->out);
+    send_keys(s, "\x15\n");  /* Ctrl-U: clear the line */
+    cmd(s, "ember.zeros_l\t == ember.zeros_like\n");
+    EXPECT_OUT(s, "true", 3000);
     /* table fields at any depth, and keywords */
     cmd(s, "deep = {alpha = {beta = {gamma_value = 5}}}\n");
     cmd(s, "deep.alpha.beta.gam\t + 1\n");
