@@ -487,8 +487,13 @@ DEF_SOFTMAX(log_softmax_f64, f64, double, exp, 1)
         for (int64_t w = lo; w < hi; w++) {                                        \
             LINE_ITEM(L, w, base, ni);                                             \
             double s[LINE_BLOCK];                                                  \
-            if (in == 1) {                                                         \
-                s[0] = rowdot_##sfx(g + base, IS_LOG ? NULL : y + base, n);        \
+            if (in == 1) { /* one contiguous row: two vectorised passes */        \
+                const T *gr = g + base, *yr = y + base;                            \
+                T *o = gi + base;                                                  \
+                T sj = (T)rowdot_##sfx(gr, IS_LOG ? NULL : yr, n);                 \
+                for (int64_t i = 0; i < n; i++)                                    \
+                    o[i] = IS_LOG ? gr[i] - EXP(yr[i]) * sj : yr[i] * (gr[i] - sj); \
+                continue;                                                          \
             } else {                                                               \
                 for (int64_t i = 0; i < ni; i++) s[i] = 0;                         \
                 for (int64_t j = 0; j < n; j++) {                                  \
@@ -500,11 +505,6 @@ DEF_SOFTMAX(log_softmax_f64, f64, double, exp, 1)
             for (int64_t j = 0; j < n; j++) {                                      \
                 const T *gr = g + base + j * in, *yr = y + base + j * in;          \
                 T *o = gi + base + j * in;                                         \
-                if (in == 1) {                                                     \
-                    T sj = (T)s[0];                                                \
-                    o[0] = IS_LOG ? gr[0] - EXP(yr[0]) * sj : yr[0] * (gr[0] - sj); \
-                    continue;                                                      \
-                }                                                                  \
                 for (int64_t i = 0; i < ni; i++)                                   \
                     o[i] = IS_LOG ? gr[i] - EXP(yr[i]) * (T)s[i]                   \
                                   : yr[i] * (gr[i] - (T)s[i]);                     \

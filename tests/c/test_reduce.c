@@ -726,7 +726,35 @@ START_TEST(test_softmax_large) {
 }
 END_TEST
 
+/* float32 backward kernels (gradcheck covers float64) against float64 */
+START_TEST(test_softmax_grad_f32) {
+    for (int is_log = 0; is_log < 2; is_log++)
+        for (int d = 0; d < 2; d++) {
+            tn_tensor *x64 = LEAF(5, 37);
+            bool was = tn_set_grad_enabled(false);
+            tn_tensor *x32 = tn_to(x64, TN_FLOAT32);   /* a separate leaf */
+            tn_set_grad_enabled(was);
+            x32->requires_grad = true;
+            tn_tensor *w = tn_randn(TN_FLOAT64, 2, (int64_t[]){5, 37});
+            tn_tensor *xs[2] = {x64, x32};
+            for (int k = 0; k < 2; k++) {
+                tn_tensor *y = is_log ? tn_log_softmax(xs[k], d) : tn_softmax(xs[k], d);
+                tn_tensor *y64 = tn_to(y, TN_FLOAT64), *p = tn_mul(y64, w);
+                tn_tensor *l = tn_sum(p, TN_ALL_DIMS, false);
+                ck_assert_int_eq(tn_backward(l, NULL, false), 0);
+                tn_release(y); tn_release(y64); tn_release(p); tn_release(l);
+            }
+            ck_assert(x64->grad && x32->grad);
+            for (int64_t i = 0; i < x64->numel; i++)
+                ck_assert_msg(fabs(tn_get_flat(x64->grad, i) - tn_get_flat(x32->grad, i)) < 1e-5,
+                              "log %d dim %d element %lld", is_log, d, (long long)i);
+            tn_release(x64); tn_release(x32); tn_release(w);
+        }
+}
+END_TEST
+
 static void add_tests(TCase *tc) {
+    tcase_add_test(tc, test_softmax_grad_f32);
     tcase_add_test(tc, test_sum_values);
     tcase_add_test(tc, test_sum_int_dtypes);
     tcase_add_test(tc, test_mean_prod);
