@@ -330,7 +330,7 @@ END_TEST
 /* ---------- gradients ---------- */
 
 typedef struct {
-    int kind;         /* 0 matmul, 1 mm, 2 bmm, 3 mv, 4 dot, 5 outer */
+    int kind;         /* 0 matmul, 1 mm, 2 bmm, 3 mv, 4 dot, 5 outer, 6-8 see gc_fn */
     int transpose;    /* bit 0: use inputs[0]^T, bit 1: inputs[1]^T (2-D) */
 } gcase;
 
@@ -345,7 +345,27 @@ static tn_tensor *gc_fn(void *ctx, tn_tensor **in) {
     case 2: r = tn_bmm(a, b); break;
     case 3: r = tn_mv(a, b); break;
     case 4: r = tn_dot(a, b); break;
-    default: r = tn_outer(a, b); break;
+    case 5: r = tn_outer(a, b); break;
+    case 6: {  /* the output transposed: the gradient reaching matmul is non-contiguous */
+        tn_tensor *m = tn_matmul(a, b);
+        r = m ? tn_transpose(m, -2, -1) : NULL;
+        tn_release(m);
+        break;
+    }
+    case 7: {  /* a expanded over a batch of b (stride 0, no copy) */
+        int64_t shp[3] = {b->shape[0], a->shape[0], a->shape[1]};
+        tn_tensor *e = tn_expand(a, 3, shp);
+        r = e ? tn_matmul(e, b) : NULL;
+        tn_release(e);
+        break;
+    }
+    default: {  /* every other row and column of a (strides BLAS cannot take) */
+        tn_tensor *s1 = tn_slice(a, 0, 0, a->shape[0], 2), *s2 = s1 ? tn_slice(s1, 1, 0, a->shape[1], 2) : NULL;
+        r = s2 ? tn_matmul(s2, b) : NULL;
+        tn_release(s1);
+        tn_release(s2);
+        break;
+    }
     }
     tn_release(a);
     tn_release(b);
@@ -401,6 +421,10 @@ START_TEST(test_grad_batched) {
     GC(0, 0, RAND(TN_FLOAT64, 2, 4), RAND(TN_FLOAT64, 3, 4, 5));         /* a shared over the batch */
     GC(0, 1, RAND(TN_FLOAT64, 3, 4, 2), RAND(TN_FLOAT64, 4, 5));
     GC(0, 0, RAND(TN_FLOAT64, 1, 2, 4), RAND(TN_FLOAT64, 3, 4, 2));
+    GC(6, 0, RAND(TN_FLOAT64, 2, 3, 4), RAND(TN_FLOAT64, 4, 5));
+    GC(6, 2, RAND(TN_FLOAT64, 3, 4), RAND(TN_FLOAT64, 2, 5, 4));
+    GC(7, 0, RAND(TN_FLOAT64, 3, 4), RAND(TN_FLOAT64, 5, 4, 2));
+    GC(8, 0, RAND(TN_FLOAT64, 6, 8), RAND(TN_FLOAT64, 4, 3));
 }
 END_TEST
 
