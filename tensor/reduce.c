@@ -196,7 +196,7 @@ typedef void (*col_fn)(const void *x, int64_t n, int64_t s, void *acc, int64_t r
             L v = (L)x[i * s];                                                     \
             r = STEP(r, v);                                                        \
         }                                                                          \
-        *(A *)pacc = COMB(*(A *)pacc, (A)r);                                          \
+        *(A *)pacc = COMB(*(A *)pacc, (A)r);                                       \
     }
 
 #define DEF_COL(name, T, A, STEP)                                                  \

@@ -658,6 +658,42 @@ START_TEST(test_gradcheck_all) {
 }
 END_TEST
 
+/* tn_reduce over a list of dims (two of three), keepdim or not, plain and
+ * transposed, for every differentiable reduction kind */
+typedef struct {
+    tn_reduce_kind k;
+    int dims[2];
+    bool keepdim, transpose;
+} mctx;
+
+static tn_tensor *mfn(void *vc, tn_tensor **in) {
+    mctx *c = vc;
+    tn_tensor *x = c->transpose ? tn_transpose(in[0], 0, 2) : tn_retain(in[0]);
+    tn_tensor *r = tn_reduce(c->k, x, c->dims, 2, c->keepdim);
+    tn_release(x);
+    return r;
+}
+
+START_TEST(test_gradcheck_multi_dims) {
+    tn_reduce_kind kinds[] = {TN_R_SUM, TN_R_MEAN, TN_R_PROD, TN_R_MAX, TN_R_MIN,
+                              TN_R_LOGSUMEXP, TN_R_NORM};
+    int pairs[3][2] = {{0, 2}, {-1, 0}, {1, 2}};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+        for (int p = 0; p < 3; p++)
+            for (int v = 0; v < 4; v++) {
+                tn_tensor *x = LEAF(3, 4, 5);
+                double *px = tn_data(x);
+                for (int64_t i = 0; i < x->numel; i++) px[i] = (px[i] >= 0 ? 0.5 : -0.5) + px[i] * 0.5;
+                mctx c = {kinds[k], {pairs[p][0], pairs[p][1]}, v & 1, (v & 2) != 0};
+                int rc = tn_gradcheck(mfn, &c, 1, &x, 1e-6, 1e-6, 1e-4);
+                ck_assert_msg(rc == 0, "kind %d dims {%d, %d} keepdim %d transposed %d: %s",
+                              (int)kinds[k], pairs[p][0], pairs[p][1], v & 1, (v & 2) != 0,
+                              tn_last_error());
+                tn_release(x);
+            }
+}
+END_TEST
+
 START_TEST(test_grad_ties_and_zeros) {
     /* amax splits the gradient evenly among ties */
     tn_tensor *x = T1(TN_FLOAT64, 4, {1, 3, 3, 2});
@@ -769,6 +805,7 @@ static void add_tests(TCase *tc) {
     tcase_add_test(tc, test_determinism);
     tcase_add_test(tc, test_accuracy);
     tcase_add_test(tc, test_gradcheck_all);
+    tcase_add_test(tc, test_gradcheck_multi_dims);
     tcase_add_test(tc, test_grad_ties_and_zeros);
     tcase_add_test(tc, test_softmax_large);
 }
