@@ -432,82 +432,98 @@ int batch_norm_backward(tn_node *n, tn_tensor *g, tn_tensor **gin) {
 
 /* ======================= layer norm ======================= */
 
-/* x, y, g, gx contiguous (R, D): R rows normalised over D features. */
+/* x, y, g, gx contiguous (R, D): R rows normalised over D features.  The
+ * elementwise loops run in the data dtype with per-row coefficients folded
+ * in (as bn_apply); the row sums in double. */
 typedef struct {
     const void *x, *g;
     void *y, *gx;
     int64_t R, D;
     double *mean, *rstd;       /* (R) */
-    const double *w, *b;       /* (D), 1 and 0 when absent */
+    const void *w, *b;         /* (D) weight and bias in the data dtype (ones / zeros if absent) */
     double eps;
 } ln_ctx;
 
 #define DEF_LN(T, sfx)                                                                        \
     /* *a = sum g w, *b = sum g w (x - mean), in 8 lanes (see DEF_SUMS) */                    \
-    static void ln_dots_##sfx(const T *restrict g, const T *restrict x, const double *restrict w, \
+    static void ln_dots_##sfx(const T *restrict g, const T *restrict x, const T *restrict w,  \
                               int64_t D, double mean, double *a, double *b) {                 \
         double la[8] = {0}, lb[8] = {0}, s = 0, t = 0;                                        \
         int64_t j = 0;                                                                        \
         for (; j + 8 <= D; j += 8)                                                            \
             for (int l = 0; l < 8; l++) {                                                     \
-                double gw = g[j + l] * w[j + l];                                              \
+                double gw = (double)g[j + l] * w[j + l];                                      \
                 la[l] += gw;                                                                  \
                 lb[l] += gw * (x[j + l] - mean);                                              \
             }                                                                                 \
         for (; j < D; j++) {                                                                  \
-            double gw = g[j] * w[j];                                                          \
+            double gw = (double)g[j] * w[j];                                                  \
             s += gw;                                                                          \
             t += gw * (x[j] - mean);                                                          \
         }                                                                                     \
         *a = ((la[0] + la[1]) + (la[2] + la[3])) + ((la[4] + la[5]) + (la[6] + la[7])) + s;   \
         *b = ((lb[0] + lb[1]) + (lb[2] + lb[3])) + ((lb[4] + lb[5]) + (lb[6] + lb[7])) + t;   \
     }                                                                                         \
+    /* y = (x * rstd - mean * rstd) * w + b */                                                \
+    __attribute__((noinline)) static void ln_row_##sfx(const T *restrict x, T *restrict y,    \
+                                                       const T *restrict w, const T *restrict b, \
+                                                       int64_t D, T a, T c0) {                \
+        for (int64_t j = 0; j < D; j++) y[j] = (x[j] * a + c0) * w[j] + b[j];                 \
+    }                                                                                         \
     static void ln_forward_##sfx(void *vctx, int64_t lo, int64_t hi) {                        \
         ln_ctx *c = vctx;                                                                     \
         int64_t D = c->D;                                                                     \
         for (int64_t r = lo; r < hi; r++) {                                                   \
             const T *x = (const T *)c->x + r * D;                                             \
-            T *y = (T *)c->y + r * D;                                                         \
             double mean = sum_##sfx(x, D) / (double)D;                                        \
             double rstd = 1 / sqrt(sqdev_##sfx(x, D, mean) / (double)D + c->eps);             \
             c->mean[r] = mean;                                                                \
             c->rstd[r] = rstd;                                                                \
-            for (int64_t j = 0; j < D; j++)                                                   \
-                y[j] = (T)((x[j] - mean) * rstd * c->w[j] + c->b[j]);                         \
+            ln_row_##sfx(x, (T *)c->y + r * D, c->w, c->b, D, (T)rstd, (T)(-mean * rstd));    \
         }                                                                                     \
     }                                                                                         \
-    /* gx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat)), with gw = g * w */               \
+    /* gx = rstd (g w - mean(g w) - xhat mean(g w xhat)), xhat = (x - mean) rstd,             \
+     * as gx = k1 g w - k2 - k3 (x - mean) with per-row k1 = rstd,                            \
+     * k2 = rstd sum(g w) / D, k3 = rstd^3 sum(g w (x - mean)) / D */                         \
+    __attribute__((noinline)) static void ln_dx_row_##sfx(const T *restrict x, const T *restrict g, \
+                                                          const T *restrict w, T *restrict gx, \
+                                                          int64_t D, T k1, T k2, T k3, T m) { \
+        for (int64_t j = 0; j < D; j++) gx[j] = k1 * g[j] * w[j] - k2 - k3 * (x[j] - m);      \
+    }                                                                                         \
     static void ln_backward_##sfx(void *vctx, int64_t lo, int64_t hi) {                       \
         ln_ctx *c = vctx;                                                                     \
         int64_t D = c->D;                                                                     \
         for (int64_t r = lo; r < hi; r++) {                                                   \
             const T *x = (const T *)c->x + r * D, *g = (const T *)c->g + r * D;               \
-            T *gx = (T *)c->gx + r * D;                                                       \
-            double mean = c->mean[r], rstd = c->rstd[r], a = 0, bsum = 0;                     \
+            double mean = c->mean[r], rstd = c->rstd[r], a, bsum;                             \
             ln_dots_##sfx(g, x, c->w, D, mean, &a, &bsum);                                    \
-            a /= (double)D;                                                                   \
-            bsum *= rstd / (double)D;                                                         \
-            for (int64_t j = 0; j < D; j++) {                                                 \
-                double xh = (x[j] - mean) * rstd;                                             \
-                gx[j] = (T)(rstd * (g[j] * c->w[j] - a - xh * bsum));                         \
-            }                                                                                 \
+            ln_dx_row_##sfx(x, g, c->w, (T *)c->gx + r * D, D, (T)rstd, (T)(rstd * a / (double)D), \
+                            (T)(rstd * rstd * rstd * bsum / (double)D), (T)mean);             \
         }                                                                                     \
     }                                                                                         \
     /* weight and bias gradients: sums over rows, serial so the order is fixed */             \
+    __attribute__((noinline)) static void ln_param_row_##sfx(const T *restrict x, const T *restrict g, \
+                                                             double *restrict gw, double *restrict gb, \
+                                                             int64_t D, double mean, double rstd) { \
+        if (gw)                                                                               \
+            for (int64_t j = 0; j < D; j++) gw[j] += g[j] * ((x[j] - mean) * rstd);           \
+        if (gb)                                                                               \
+            for (int64_t j = 0; j < D; j++) gb[j] += g[j];                                    \
+    }                                                                                         \
     static void ln_param_grads_##sfx(const ln_ctx *c, double *gw, double *gb) {               \
         int64_t D = c->D;                                                                     \
-        for (int64_t r = 0; r < c->R; r++) {                                                  \
-            const T *x = (const T *)c->x + r * D, *g = (const T *)c->g + r * D;               \
-            double mean = c->mean[r], rstd = c->rstd[r];                                      \
-            if (gw)                                                                           \
-                for (int64_t j = 0; j < D; j++) gw[j] += g[j] * ((x[j] - mean) * rstd);       \
-            if (gb)                                                                           \
-                for (int64_t j = 0; j < D; j++) gb[j] += g[j];                                \
-        }                                                                                     \
+        for (int64_t r = 0; r < c->R; r++)                                                    \
+            ln_param_row_##sfx((const T *)c->x + r * D, (const T *)c->g + r * D, gw, gb, D,   \
+                               c->mean[r], c->rstd[r]);                                       \
     }
 DEF_LN(float, f32)
 DEF_LN(double, f64)
 
+/* The weight (or bias) as a contiguous tensor of the data dtype: t itself,
+ * or ones (zeros) of D elements when absent.  New reference. */
+static tn_tensor *param_or(tn_tensor *t, tn_dtype dt, int64_t D, double dflt) {
+    return t ? tn_contiguous(t) : tn_full(dt, 1, &D, dflt);
+}
 
 tn_tensor *nn_layer_norm(tn_tensor *x, int k, const int64_t *normalized_shape, tn_tensor *weight,
                          tn_tensor *bias, double eps) {
@@ -534,55 +550,50 @@ tn_tensor *nn_layer_norm(tn_tensor *x, int k, const int64_t *normalized_shape, t
     tn_tensor *xc = tn_contiguous(x);
     tn_tensor *out = xc ? tn_empty(x->dtype, x->ndim, x->shape) : NULL;
     tn_tensor *stats = out ? tn_empty(TN_FLOAT64, 2, (int64_t[]){2, R}) : NULL;
-    double *w = stats ? load_doubles(weight, D, 1) : NULL;
-    double *b = w ? load_doubles(bias, D, 0) : NULL;
-    if (!b) {
-        free(w);
-        tn_release(stats);
-        tn_release(out);
-        tn_release(xc);
-        return NULL;
-    }
+    tn_tensor *w = stats ? param_or(weight, x->dtype, D, 1) : NULL;
+    tn_tensor *b = w ? param_or(bias, x->dtype, D, 0) : NULL;
+    if (!b) goto fail;
     double *st = tn_data(stats);
     ln_ctx c = {.x = tn_data(xc), .y = tn_data(out), .R = R, .D = D, .mean = st, .rstd = st + R,
-                .w = w, .b = b, .eps = eps};
+                .w = tn_data(w), .b = tn_data(b), .eps = eps};
     tn_parallel_for(R, grain_for(D), x->dtype == TN_FLOAT32 ? ln_forward_f32 : ln_forward_f64, &c);
-    free(w);
-    free(b);
     if (tn_grad_needed(3, (tn_tensor *[]){x, weight, bias})) {
         tn_node *n = nn_record(NN_OP_LAYER_NORM, out, 3, (tn_tensor *[]){x, weight, bias});
-        if (!n) {
-            tn_release(stats);
-            tn_release(out);
-            tn_release(xc);
-            return NULL;
-        }
+        if (!n) goto fail;
         n->iarg[0] = D;
         tn_save(n, xc);
         tn_save(n, stats);
-        if (weight) tn_save(n, weight);
+        tn_save(n, w);
     }
+    tn_release(w);
+    tn_release(b);
     tn_release(stats);
     tn_release(xc);
     return out;
+fail:
+    tn_release(b);
+    tn_release(w);
+    tn_release(stats);
+    tn_release(out);
+    tn_release(xc);
+    return NULL;
 }
 
-/* gin: x, weight, bias.  Saved: x (contiguous), stats (2, R), [weight]. */
+/* gin: x, weight, bias.  Saved: x (contiguous), stats (2, R), weight
+ * (contiguous, ones when absent). */
 int layer_norm_backward(tn_node *n, tn_tensor *g, tn_tensor **gin) {
-    tn_tensor *x = tn_saved(n, 0), *stats = tn_saved(n, 1);
-    tn_tensor *weight = n->nsaved > 2 ? tn_saved(n, 2) : NULL;
-    if (!x || !stats || (n->nsaved > 2 && !weight)) return -1;
+    tn_tensor *x = tn_saved(n, 0), *stats = tn_saved(n, 1), *w = tn_saved(n, 2);
+    if (!x || !stats || !w) return -1;
     int64_t D = n->iarg[0], R = stats->shape[1];
+    bool f32 = x->dtype == TN_FLOAT32;
     tn_tensor *gc = tn_contiguous(g);
-    double *w = gc ? load_doubles(weight, D, 1) : NULL;
-    double *sums = w ? calloc(2 * (size_t)(D > 0 ? D : 1), sizeof(double)) : NULL;
+    double *sums = gc ? calloc(2 * (size_t)(D > 0 ? D : 1), sizeof(double)) : NULL;
     tn_tensor *gx = sums && nn_edge_needed(n, 0) ? tn_empty(x->dtype, x->ndim, x->shape) : NULL;
     tn_tensor *gw = sums && nn_edge_needed(n, 1) ? tn_empty(x->dtype, n->edges[1].ndim, n->edges[1].shape) : NULL;
     tn_tensor *gb = sums && nn_edge_needed(n, 2) ? tn_empty(x->dtype, n->edges[2].ndim, n->edges[2].shape) : NULL;
     if (!sums || (nn_edge_needed(n, 0) && !gx) || (nn_edge_needed(n, 1) && !gw) ||
         (nn_edge_needed(n, 2) && !gb)) {
-        if (w && !sums) tn_error("out of memory");
-        free(w);
+        if (gc && !sums) tn_error("out of memory");
         free(sums);
         tn_release(gc);
         tn_release(gx);
@@ -592,8 +603,7 @@ int layer_norm_backward(tn_node *n, tn_tensor *g, tn_tensor **gin) {
     }
     double *st = tn_data(stats);
     ln_ctx c = {.x = tn_data(x), .g = tn_data(gc), .gx = gx ? tn_data(gx) : NULL, .R = R, .D = D,
-                .mean = st, .rstd = st + R, .w = w};
-    bool f32 = x->dtype == TN_FLOAT32;
+                .mean = st, .rstd = st + R, .w = tn_data(w)};
     if (gx) tn_parallel_for(R, grain_for(D), f32 ? ln_backward_f32 : ln_backward_f64, &c);
     if (gw || gb) {
         if (f32) ln_param_grads_f32(&c, gw ? sums : NULL, gb ? sums + D : NULL);
@@ -603,7 +613,6 @@ int layer_norm_backward(tn_node *n, tn_tensor *g, tn_tensor **gin) {
             if (gb) tn_store(gb->dtype, tn_data(gb), j, sums[D + j]);
         }
     }
-    free(w);
     free(sums);
     tn_release(gc);
     gin[0] = gx;
