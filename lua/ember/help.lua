@@ -119,7 +119,9 @@ local function describe(v)
   elseif t == "function" then
     out[#out + 1] = "No documentation: " .. where(v) .. "."
   else
-    out[#out + 1] = "No documentation for this " .. t .. "."
+    local mt = getmetatable(v)
+    local name = type(mt) == "table" and rawget(mt, "__name")
+    out[#out + 1] = "No documentation for this " .. (type(name) == "string" and name or t) .. "."
   end
   if t == "table" or t == "userdata" then list_members(v, out) end
   return table.concat(out, "\n")
