@@ -86,6 +86,27 @@ static inline bool before_i(int64_t a, int64_t b, bool desc) { return desc ? a >
 DEF_MERGESORT(sort_keys_d, double, before_d)
 DEF_MERGESORT(sort_keys_i, int64_t, before_i)
 
+/* topk with a small k: one pass keeping the best k in order in p[0..k).
+ * A new element goes after every equal one, so the result is the prefix of
+ * the stable sort. */
+#define TOPK_SELECT 64
+#define DEF_SELECT(name, KT, BEFORE)                                               \
+    static void name(const KT *K, int64_t *p, int64_t n, int64_t k, bool desc) {   \
+        int64_t cnt = 0;                                                           \
+        for (int64_t j = 0; j < n; j++) {                                          \
+            if (cnt == k && !BEFORE(K[j], K[p[k - 1]], desc)) continue;            \
+            int64_t pos = cnt < k ? cnt : k - 1;  /* when full the last drops */ \
+            while (pos > 0 && BEFORE(K[j], K[p[pos - 1]], desc)) {                 \
+                p[pos] = p[pos - 1];                                               \
+                pos--;                                                             \
+            }                                                                      \
+            p[pos] = j;                                                            \
+            if (cnt < k) cnt++;                                                    \
+        }                                                                          \
+    }
+DEF_SELECT(select_keys_d, double, before_d)
+DEF_SELECT(select_keys_i, int64_t, before_i)
+
 static void sort_lines(void *vc, int64_t lo, int64_t hi) {
     sortctx *c = vc;
     int64_t n = c->n;
@@ -105,17 +126,25 @@ static void sort_lines(void *vc, int64_t lo, int64_t hi) {
             r /= c->ksize[d];
         }
         const char *line = c->x + off * (int64_t)c->es;
-        for (int64_t j = 0; j < n; j++) {
-            p[j] = j;
-            if (c->fkey) ((double *)K)[j] = tn_load(c->dt, line, j * c->s);
-            else switch (c->dt) {
-                case TN_INT64: ((int64_t *)K)[j] = ((const int64_t *)line)[j * c->s]; break;
-                case TN_INT32: ((int64_t *)K)[j] = ((const int32_t *)line)[j * c->s]; break;
-                default: ((int64_t *)K)[j] = ((const uint8_t *)line)[j * c->s]; break;
-                }
+        int64_t s = c->s;
+        double *Kd = K;
+        int64_t *Ki = K;
+        for (int64_t j = 0; j < n; j++) p[j] = j;
+        switch (c->dt) {   /* typed loads: this runs for every element */
+        case TN_FLOAT32: for (int64_t j = 0; j < n; j++) Kd[j] = ((const float *)line)[j * s]; break;
+        case TN_FLOAT64: for (int64_t j = 0; j < n; j++) Kd[j] = ((const double *)line)[j * s]; break;
+        case TN_INT64: for (int64_t j = 0; j < n; j++) Ki[j] = ((const int64_t *)line)[j * s]; break;
+        case TN_INT32: for (int64_t j = 0; j < n; j++) Ki[j] = ((const int32_t *)line)[j * s]; break;
+        default: for (int64_t j = 0; j < n; j++) Ki[j] = ((const uint8_t *)line)[j * s]; break;
         }
-        if (c->fkey) sort_keys_d(K, p, tmp, n, c->desc);
-        else sort_keys_i(K, p, tmp, n, c->desc);
+        if (c->k <= TOPK_SELECT && c->k * 4 < n) {
+            if (c->fkey) select_keys_d(K, p, n, c->k, c->desc);
+            else select_keys_i(K, p, n, c->k, c->desc);
+        } else if (c->fkey) {
+            sort_keys_d(K, p, tmp, n, c->desc);
+        } else {
+            sort_keys_i(K, p, tmp, n, c->desc);
+        }
         /* output line: contiguous, dim of size k, element j at obase + j*inner */
         int64_t ob = (l / c->inner) * c->k * c->inner + l % c->inner;
         for (int64_t j = 0; j < c->k; j++) {

@@ -366,6 +366,27 @@ START_TEST(test_sort_topk) {
         ck_assert(tn_get_flat_i64(r, tn_get_flat_i64(ix, k)) == q);
     }
     tn_release(v); tn_release(ix);
+    /* topk with small k (the selection path) equals the stable sort's prefix,
+     * with many ties and NaNs, largest and smallest, rows and columns */
+    tn_tensor *tf = tn_randint(0, 6, 2, (int64_t[]){7, 200});
+    tn_tensor *tff = tn_to(tf, TN_FLOAT32);
+    for (int64_t q = 0; q < tff->numel; q += 37) ((float *)tn_data(tff))[q] = NAN;
+    tn_tensor *srcs[2] = {tf, tff};
+    for (int si = 0; si < 2; si++)
+        for (int dim = 0; dim < 2; dim++)
+            for (int largest = 0; largest < 2; largest++)
+                for (int64_t k = 1; k <= 7; k += 3) {
+                    tn_tensor *sv, *sx, *kv, *kx;
+                    ck_assert_int_eq(tn_sort(srcs[si], dim, largest, &sv, &sx), 0);
+                    ck_assert_int_eq(tn_topk(srcs[si], k, dim, largest, &kv, &kx), 0);
+                    int64_t n0 = kx->shape[0], n1 = kx->shape[1];
+                    for (int64_t i = 0; i < n0; i++)
+                        for (int64_t j = 0; j < n1; j++)
+                            ck_assert_int_eq(tn_get_flat_i64(kx, i * n1 + j),
+                                             tn_get_flat_i64(sx, i * sx->shape[1] + j));
+                    tn_release(sv); tn_release(sx); tn_release(kv); tn_release(kx);
+                }
+    tn_release(tf); tn_release(tff);
     tn_release(a); tn_release(b); tn_release(t); tn_release(r);
 }
 END_TEST
