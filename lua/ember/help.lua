@@ -17,7 +17,12 @@ local M = {}
 -- the modules of DESIGN.md, in the order help() lists them
 M.modules = {"ember", "nn", "optim", "data", "train", "metrics", "plot", "sweep"}
 
-local function first_line(s) return (s:match("^[^\n]*")) end
+-- the first line of a docstring, cut to fit a list row
+local function first_line(s)
+  local line = s:match("^[^\n]*")
+  if #line > 100 then line = line:sub(1, 97) .. "..." end
+  return line
+end
 
 local function module_value(name)
   if name == "ember" then return ember end
