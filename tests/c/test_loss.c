@@ -223,6 +223,39 @@ START_TEST(test_cross_entropy_gradcheck) {
 }
 END_TEST
 
+START_TEST(test_cross_entropy_float32_rows_grad) {
+    /* the float32 (N, C) path (vectorised rows) against the float64 one, with
+     * smoothing, an ignored class and every reduction; logits up to +-30 */
+    tn_manual_seed(17);
+    tn_tensor *x64 = RANDN(TN_FLOAT64, 300, 37);
+    double *px = tn_data(x64);
+    for (int i = 0; i < 300 * 37; i++) px[i] *= 10;
+    tn_tensor *x32 = tn_to(x64, TN_FLOAT32);
+    tn_tensor *t = tn_randint(0, 37, 1, (int64_t[]){300});
+    nn_reduction reds[3] = {NN_REDUCE_MEAN, NN_REDUCE_SUM, NN_REDUCE_NONE};
+    for (int r = 0; r < 3; r++) {
+        tn_tensor *ls[2], *xs[2] = {x32, x64};
+        for (int k = 0; k < 2; k++) {
+            xs[k]->requires_grad = true;
+            ls[k] = nn_cross_entropy(xs[k], t, reds[r], 0.05, 3);
+            tn_tensor *g = tn_ones(ls[k]->dtype, ls[k]->ndim, ls[k]->shape);
+            ck_assert_int_eq(tn_backward(ls[k], g, false), 0);
+            tn_release(g);
+        }
+        for (int64_t i = 0; i < ls[1]->numel; i++)
+            ck_assert_double_eq_tol(tn_get_flat(ls[0], i), tn_get_flat(ls[1], i), 1e-5 * (1 + fabs(tn_get_flat(ls[1], i))));
+        for (int64_t i = 0; i < 300 * 37; i++)
+            ck_assert_double_eq_tol(tn_get_flat(x32->grad, i), tn_get_flat(x64->grad, i), 1e-6);
+        for (int k = 0; k < 2; k++) {
+            tn_release(ls[k]);
+            tn_release(xs[k]->grad);
+            xs[k]->grad = NULL;
+        }
+    }
+    release_all(3, (tn_tensor *[]){x64, x32, t});
+}
+END_TEST
+
 START_TEST(test_cross_entropy_grad_values) {
     /* d mean CE / d logits = (softmax - onehot) / N */
     tn_tensor *x = T2(TN_FLOAT32, 2, 2, {0, 0, 1, 1});
@@ -412,6 +445,7 @@ static void add_tests(TCase *tc) {
     tcase_add_test(tc, test_cross_entropy_errors);
     tcase_add_test(tc, test_cross_entropy_gradcheck);
     tcase_add_test(tc, test_cross_entropy_grad_values);
+    tcase_add_test(tc, test_cross_entropy_float32_rows_grad);
     tcase_add_test(tc, test_nll_loss);
     tcase_add_test(tc, test_bce_values);
     tcase_add_test(tc, test_bce_errors);
