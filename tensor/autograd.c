@@ -273,32 +273,47 @@ static tn_tensor *fit_to_edge(tn_node *n, int i, tn_tensor *g) {
     return r;
 }
 
-/* acc += g, where *acc may be NULL (then it becomes a private copy of g). */
-static int accumulate(tn_tensor **acc, tn_tensor *g) {
-    if (!*acc) {
-        /* a private, contiguous tensor: later in-place accumulation must not
-         * write into a tensor that the backward rule shares with others */
-        *acc = g->refcount == 1 && tn_is_contiguous(g) && !g->is_view ? tn_retain(g) : tn_clone(g);
-        return *acc ? 0 : -1;
-    }
-    if (tn_same_shape(*acc, g)) return tn_binary_(TN_B_ADD, *acc, g);
-    tn_tensor *s = tn_add(*acc, g);
-    if (!s) return -1;
-    tn_release(*acc);
-    *acc = s;
-    return 0;
+/* True when nobody but the caller can see t or its data: then the engine
+ * may keep t as an accumulator and add into it in place, instead of
+ * copying it (copying every gradient cost 17% of an MLP training step). */
+static bool privately_owned(const tn_tensor *t) {
+    return t->refcount == 1 && t->storage->refcount == 1 && tn_is_contiguous(t) && !t->is_view;
 }
 
+/* acc += g, taking the caller's reference to g.  *acc may be NULL. */
+static int accumulate(tn_tensor **acc, tn_tensor *g) {
+    if (!*acc) {
+        if (privately_owned(g)) {
+            *acc = g;
+            return 0;
+        }
+        *acc = tn_clone(g);
+        tn_release(g);
+        return *acc ? 0 : -1;
+    }
+    int rc;
+    if (tn_same_shape(*acc, g)) {
+        rc = tn_binary_(TN_B_ADD, *acc, g);
+    } else {
+        tn_tensor *s = tn_add(*acc, g);
+        rc = s ? 0 : -1;
+        if (s) {
+            tn_release(*acc);
+            *acc = s;
+        }
+    }
+    tn_release(g);
+    return rc;
+}
+
+/* leaf.grad += g (taking the reference to g); a new .grad never aliases a
+ * tensor anyone else holds, since users may keep and modify .grad. */
 static int accumulate_leaf(tn_tensor *leaf, tn_tensor *g) {
     if (leaf->grad && !tn_same_shape(leaf->grad, g)) {
         tn_release(leaf->grad);
         leaf->grad = NULL;
     }
-    if (!leaf->grad) {
-        leaf->grad = tn_clone(g);  /* never alias: users may keep and modify .grad */
-        return leaf->grad ? 0 : -1;
-    }
-    return tn_binary_(TN_B_ADD, leaf->grad, g);
+    return accumulate(&leaf->grad, g);
 }
 
 int tn_backward(tn_tensor *root, tn_tensor *grad, bool retain_graph) {
@@ -336,7 +351,6 @@ int tn_backward(tn_tensor *root, tn_tensor *grad, bool retain_graph) {
     }
     if (!root->grad_fn) {  /* a leaf */
         int rc = accumulate_leaf(root, g);
-        tn_release(g);
         tn_set_grad_enabled(was);
         return rc;
     }
@@ -363,16 +377,19 @@ int tn_backward(tn_tensor *root, tn_tensor *grad, bool retain_graph) {
         }
         tn_tensor *gin[TN_NODE_MAX_INPUTS] = {0};
         if (rc == 0 && n->backward(n, gout, gin) < 0) rc = -1;
+        /* drop our reference to the output gradient first, so a rule that
+         * passes it through (add: gin = g) hands over a private tensor */
+        tn_release(gout);
         for (int i = 0; rc == 0 && i < n->ninputs; i++) {
             tn_edge *e = &n->edges[i];
             if (!gin[i] || (!e->fn && !e->leaf)) continue;
             tn_tensor *fit = fit_to_edge(n, i, gin[i]);
+            tn_release(gin[i]);
+            gin[i] = NULL;
             if (!fit) { rc = -1; break; }
             rc = e->fn ? accumulate(&e->fn->grad_acc, fit) : accumulate_leaf(e->leaf, fit);
-            tn_release(fit);
         }
         for (int i = 0; i < n->ninputs; i++) tn_release(gin[i]);
-        tn_release(gout);
         if (rc == 0 && !retain_graph) free_saved(n);
     }
     /* on error, drop partial gradients so the next backward starts clean */

@@ -602,8 +602,15 @@ tn_tensor *tn_leaky_relu(tn_tensor *a, double slope) {
 
 /* where(cond, a, b): select per element; cond is any dtype (nonzero = true). */
 typedef struct { size_t esize; } where_ctx;
+#define WHERE_LOOP(T)                                                             \
+    for (int64_t i = 0; i < n; i++)                                               \
+        ((T *)p[0])[i * s[0]] = ((const uint8_t *)p[1])[i * s[1]] ? ((const T *)p[2])[i * s[2]] \
+                                                                   : ((const T *)p[3])[i * s[3]];
 static void where_kernel(void *vctx, int64_t n, char **p, const int64_t *s) {
     size_t es = ((where_ctx *)vctx)->esize;
+    /* typed loops for the common sizes (relu's backward runs through here) */
+    if (es == 4) { WHERE_LOOP(uint32_t) return; }
+    if (es == 8) { WHERE_LOOP(uint64_t) return; }
     for (int64_t i = 0; i < n; i++) {
         const uint8_t *c = (const uint8_t *)p[1] + i * s[1];
         const char *src = *c ? p[2] + i * s[2] * (int64_t)es : p[3] + i * s[3] * (int64_t)es;

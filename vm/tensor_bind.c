@@ -37,7 +37,7 @@ static size_t gc_last_total = 0, gc_live_after_full = 0;
 void vm_gc_account(lua_State *L) {
     size_t total = tn_bytes_allocated_total(), live = tn_bytes_live();
     size_t since = total - gc_last_total;
-    size_t threshold = 32u << 20;
+    size_t threshold = 16u << 20;
     if (live / 2 > threshold) threshold = live / 2;
     if (since < threshold) return;
     gc_last_total = total;
