@@ -564,7 +564,7 @@ M.fortunes = doc(function(opts)
       if s and not s:find("%z") then
         local got = false
         for item in (s .. "\n%\n"):gmatch("(.-)\n%%\n") do
-          item = item:gsub("^\n+", "")
+          item = item:gsub("^\n+", ""):gsub("\n+$", "")
           if item:match("%S") then
             if not got then classes[#classes + 1] = name; got = true end
             texts[#texts + 1] = item
