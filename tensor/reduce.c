@@ -142,6 +142,10 @@ enum { K_SUM, K_PROD, K_MAX, K_MIN, K_ANY, K_ALL, K_SUMSQ, K_SUMABS, K_MAXABS, K
 enum { C_F32, C_F64, C_I64, C_COUNT };
 
 #define LANES 8
+/* Unrolling the lane loops fully before vectorisation keeps the lanes in
+ * vector registers (otherwise GCC vectorises the lane loop itself and keeps
+ * the accumulators in memory, 1.5x slower). */
+#define UNROLL _Pragma("GCC unroll 32")
 #define COL_TILE_MAX 32   /* column kernel: rows this narrow are folded in register tiles */
 
 /* float steps (accumulator double); NaN propagates through max/min */
@@ -168,29 +172,31 @@ typedef void (*row_fn)(const void *x, int64_t n, int64_t s, void *acc);
 /* column kernel: acc[k] = STEP(acc[k], x[r*rs + k*s]) for k < n, r < rows */
 typedef void (*col_fn)(const void *x, int64_t n, int64_t s, void *acc, int64_t rows, int64_t rs);
 
-#define DEF_ROW(name, T, A, INIT, STEP, COMB) DEF_ROWL(name, T, A, A, INIT, STEP, COMB)
-/* L: the lane type (float lanes for float32 max/min: exact, twice as wide) */
-#define DEF_ROWL(name, T, A, L, INIT, STEP, COMB)                                  \
+#define DEF_ROW(name, T, A, INIT, STEP, COMB) DEF_ROWL(name, T, A, A, 16, INIT, STEP, COMB)
+/* L: the lane type (float lanes for float32 max/min: exact, twice as wide);
+ * NL lanes: four vector registers of independent chains, so the loop runs
+ * at load speed instead of waiting on one add's latency */
+#define DEF_ROWL(name, T, A, L, NL, INIT, STEP, COMB)                              \
     static void name(const void *px, int64_t n, int64_t s, void *pacc) {           \
         const T *x = px;                                                           \
-        L lane[LANES];                                                             \
-        for (int j = 0; j < LANES; j++) lane[j] = INIT;                            \
+        L lane[NL];                                                                \
+        UNROLL for (int j = 0; j < NL; j++) lane[j] = INIT;                               \
         int64_t i = 0;                                                             \
         if (s == 1) {                                                              \
-            for (; i + LANES <= n; i += LANES)                                     \
-                for (int j = 0; j < LANES; j++) {                                  \
+            for (; i + NL <= n; i += NL)                                           \
+                UNROLL for (int j = 0; j < NL; j++) {                                     \
                     L v = (L)x[i + j];                                             \
                     lane[j] = STEP(lane[j], v);                                    \
                 }                                                                  \
         } else {                                                                   \
-            for (; i + LANES <= n; i += LANES)                                     \
-                for (int j = 0; j < LANES; j++) {                                  \
+            for (; i + NL <= n; i += NL)                                           \
+                UNROLL for (int j = 0; j < NL; j++) {                                     \
                     L v = (L)x[(i + j) * s];                                       \
                     lane[j] = STEP(lane[j], v);                                    \
                 }                                                                  \
         }                                                                          \
-        for (int w = LANES / 2; w > 0; w /= 2) /* halving tree: vector ops */      \
-            for (int j = 0; j < w; j++) lane[j] = COMB(lane[j], lane[j + w]);      \
+        UNROLL for (int w = NL / 2; w > 0; w /= 2) /* halving tree: vector ops */         \
+            UNROLL for (int j = 0; j < w; j++) lane[j] = COMB(lane[j], lane[j + w]);      \
         L r = lane[0];                                                             \
         for (; i < n; i++) {                                                       \
             L v = (L)x[i * s];                                                     \
@@ -209,16 +215,16 @@ typedef void (*col_fn)(const void *x, int64_t n, int64_t s, void *acc, int64_t r
              * rows stream by (same order of folding, so the same bits) */     \
             for (; i0 + 2 * LANES <= n; i0 += 2 * LANES) {                         \
                 A t0[LANES], t1[LANES];                                            \
-                for (int j = 0; j < LANES; j++) {                                  \
+                UNROLL for (int j = 0; j < LANES; j++) {                                  \
                     t0[j] = acc[i0 + j];                                           \
                     t1[j] = acc[i0 + LANES + j];                                   \
                 }                                                                  \
                 for (int64_t r = 0; r < rows; r++) {                               \
                     const T *restrict x = (const T *)px + r * rs + i0;             \
-                    for (int j = 0; j < LANES; j++) t0[j] = STEP(t0[j], (A)x[j]);  \
-                    for (int j = 0; j < LANES; j++) t1[j] = STEP(t1[j], (A)x[LANES + j]); \
+                    UNROLL for (int j = 0; j < LANES; j++) t0[j] = STEP(t0[j], (A)x[j]);  \
+                    UNROLL for (int j = 0; j < LANES; j++) t1[j] = STEP(t1[j], (A)x[LANES + j]); \
                 }                                                                  \
-                for (int j = 0; j < LANES; j++) {                                  \
+                UNROLL for (int j = 0; j < LANES; j++) {                                  \
                     acc[i0 + j] = t0[j];                                           \
                     acc[i0 + LANES + j] = t1[j];                                   \
                 }                                                                  \
@@ -230,7 +236,7 @@ typedef void (*col_fn)(const void *x, int64_t n, int64_t s, void *acc, int64_t r
             int64_t i = i0;                                                        \
             if (s == 1) {                                                          \
                 for (; i + LANES <= n; i += LANES)                                 \
-                    for (int j = 0; j < LANES; j++) {                              \
+                    UNROLL for (int j = 0; j < LANES; j++) {                              \
                         A v = (A)x[i + j];                                         \
                         acc[i + j] = STEP(acc[i + j], v);                          \
                     }                                                              \
@@ -254,7 +260,7 @@ typedef void (*col_fn)(const void *x, int64_t n, int64_t s, void *acc, int64_t r
 DEF_FKIND(sum, 0.0, F_SUM, F_SUM)
 DEF_FKIND(prod, 1.0, F_PROD, F_PROD)
 #define DEF_FKIND_FL(kind, INIT, STEP, COMB)                                       \
-    DEF_ROWL(row_##kind##_f32, float, double, float, INIT, STEP, COMB)             \
+    DEF_ROWL(row_##kind##_f32, float, double, float, 32, INIT, STEP, COMB)             \
     DEF_ROW(row_##kind##_f64, double, double, INIT, STEP, COMB)                    \
     DEF_COL(col_##kind##_f32, float, double, STEP)                                 \
     DEF_COL(col_##kind##_f64, double, double, STEP)
@@ -383,8 +389,33 @@ static void fold_range(const rctx *c, const char *base, int64_t lo, int64_t hi, 
 
 static void row_items(void *vc, int64_t lo, int64_t hi) {
     const rctx *c = vc;
+    const rgeom *g = &c->g;
     size_t asz = c->cls == C_I64 ? sizeof(int64_t) : sizeof(double);
     if (tn_interrupted()) return;   /* reduce_raw reports it */
+    if (c->nchunks == 1 && g->nr == 1) {
+        /* one run per output (short rows): step the kept index instead of
+         * recomputing each offset, and call the kernel directly */
+        int64_t idx[TN_MAX_DIMS], rem = lo, off = 0;
+        for (int d = g->nk - 1; d >= 0; d--) {
+            idx[d] = rem % g->ksize[d];
+            rem /= g->ksize[d];
+            off += idx[d] * g->kin[d];
+        }
+        for (int64_t o = lo; o < hi; o++) {
+            char *acc = (char *)c->part + o * (int64_t)asz;
+            set_init(c, acc, 1);
+            c->rf(c->base + off * (int64_t)c->es, g->R, g->rin[0], acc);
+            for (int d = g->nk - 1; d >= 0; d--) {
+                if (++idx[d] < g->ksize[d]) {
+                    off += g->kin[d];
+                    break;
+                }
+                off -= (idx[d] - 1) * g->kin[d];
+                idx[d] = 0;
+            }
+        }
+        return;
+    }
     for (int64_t w = lo; w < hi; w++) {
         int64_t o = w / c->nchunks, ch = w % c->nchunks;
         int64_t a = ch * c->chunk, b = a + c->chunk < c->g.R ? a + c->chunk : c->g.R;

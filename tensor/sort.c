@@ -237,6 +237,7 @@ int tn_topk(tn_tensor *t, int64_t k, int dim, bool largest, tn_tensor **values, 
 /* ===================== cumsum, softmax, log_softmax ===================== */
 
 #define LANES 8
+#define UNROLL _Pragma("GCC unroll 32")   /* lanes stay in registers (see reduce.c) */
 /* NaN-propagating max; | (not ||) keeps it branch-free so it vectorises */
 #define F_MAX(a, v) ((((v) > (a)) | ((v) != (v))) ? (v) : (a))
 #define F_SUM(a, v) ((a) + (v))
@@ -307,8 +308,8 @@ static void lines_run(lines *L, tn_range_fn fn) {
                 for (; j + LANES <= L->n; j += LANES) {                            \
                     A p[LANES];                                                    \
                     p[0] = (A)xr[j];                                               \
-                    for (int k = 1; k < LANES; k++) p[k] = ADD(p[k - 1], (A)xr[j + k]); \
-                    for (int k = 0; k < LANES; k++) yr[j + k] = (T)ADD(run, p[k]); \
+                    UNROLL for (int k = 1; k < LANES; k++) p[k] = ADD(p[k - 1], (A)xr[j + k]); \
+                    UNROLL for (int k = 0; k < LANES; k++) yr[j + k] = (T)ADD(run, p[k]); \
                     run = ADD(run, p[LANES - 1]);                                  \
                 }                                                                  \
                 for (; j < L->n; j++) {                                            \
@@ -414,12 +415,12 @@ NO_TRAP static inline float exp_f32(float x) {
 #define DEF_ROWOPS(sfx, T)                                                         \
     static T rowmax_##sfx(const T *x, int64_t n) {                                 \
         T lane[LANES];                                                             \
-        for (int j = 0; j < LANES; j++) lane[j] = (T)-INFINITY;                    \
+        UNROLL for (int j = 0; j < LANES; j++) lane[j] = (T)-INFINITY;                    \
         int64_t i = 0;                                                             \
         for (; i + LANES <= n; i += LANES)                                         \
-            for (int j = 0; j < LANES; j++) lane[j] = F_MAX(lane[j], x[i + j]);    \
-        for (int w = LANES / 2; w > 0; w /= 2)                                     \
-            for (int j = 0; j < w; j++) lane[j] = F_MAX(lane[j], lane[j + w]);     \
+            UNROLL for (int j = 0; j < LANES; j++) lane[j] = F_MAX(lane[j], x[i + j]);    \
+        UNROLL for (int w = LANES / 2; w > 0; w /= 2)                                     \
+            UNROLL for (int j = 0; j < w; j++) lane[j] = F_MAX(lane[j], lane[j + w]);     \
         T m = lane[0];                                                             \
         for (; i < n; i++) m = F_MAX(m, x[i]);                                     \
         return m;                                                                  \
@@ -430,13 +431,13 @@ NO_TRAP static inline float exp_f32(float x) {
         int64_t i = 0;                                                             \
         if (y) {                                                                   \
             for (; i + LANES <= n; i += LANES)                                     \
-                for (int j = 0; j < LANES; j++) lane[j] += (double)x[i + j] * y[i + j]; \
+                UNROLL for (int j = 0; j < LANES; j++) lane[j] += (double)x[i + j] * y[i + j]; \
         } else {                                                                   \
             for (; i + LANES <= n; i += LANES)                                     \
-                for (int j = 0; j < LANES; j++) lane[j] += (double)x[i + j];       \
+                UNROLL for (int j = 0; j < LANES; j++) lane[j] += (double)x[i + j];       \
         }                                                                          \
-        for (int w = LANES / 2; w > 0; w /= 2)                                     \
-            for (int j = 0; j < w; j++) lane[j] += lane[j + w];                    \
+        UNROLL for (int w = LANES / 2; w > 0; w /= 2)                                     \
+            UNROLL for (int j = 0; j < w; j++) lane[j] += lane[j + w];                    \
         double s = lane[0];                                                        \
         for (; i < n; i++) s += (double)x[i] * (y ? y[i] : 1);                     \
         return s;                                                                  \
