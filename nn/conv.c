@@ -48,12 +48,26 @@ int64_t nn_conv_set_direct_max_k(int64_t k) {
 }
 
 /* Elements of column matrix per GEMM chunk (8 MB of float32). */
-#define CHUNK_ELEMS ((int64_t)1 << 21)
+#define CHUNK_ELEMS ((int64_t)1 << 18)
 
+/* Scratch buffers are tensor storages (64-byte aligned), so they come from
+ * the core's cache of freed blocks: a training loop asks for the same sizes
+ * every step, and fresh mmaps would page-fault every time.  The owning
+ * tensor is kept in the 64 bytes before the returned pointer. */
 static void *scratch_alloc(size_t bytes) {
-    void *p = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-    if (!p) tn_error("convolution: out of memory (%zu bytes of scratch)", bytes);
-    return p;
+    int64_t n = (int64_t)bytes + 64;
+    tn_tensor *t = tn_empty(TN_UINT8, 1, &n);
+    if (!t) return NULL;
+    char *p = tn_data(t);
+    memcpy(p, &t, sizeof t);
+    return p + 64;
+}
+
+static void scratch_free(void *p) {
+    if (!p) return;
+    tn_tensor *t;
+    memcpy(&t, (char *)p - 64, sizeof t);
+    tn_release(t);
 }
 
 /* Output columns ox in [lo, hi) read input columns ox*s + base inside [0, W). */
@@ -111,17 +125,64 @@ static int64_t direct_grain(const conv_geom *g, const direct_plan *d) {
 #define S(name) name##_f32
 #define GEMM cblas_sgemm
 #include "conv_impl.h"
+#undef GEMM
+#define VB 32
+#define TGT
+#define OBMAX 6
+#define WOB 4
+#define WKB 3
+#include "conv_direct.h"
+#undef S
+/* the same direct kernels with 512-bit vectors, chosen at run time */
+#define S(name) name##_f32x
+#undef VB
+#undef TGT
+#undef OBMAX
+#define VB 64
+#define TGT __attribute__((target("avx512f")))
+#define OBMAX 8
+#include "conv_direct.h"
 #undef T
 #undef S
-#undef GEMM
+#undef VB
+#undef TGT
+#undef OBMAX
 
 #define T double
 #define S(name) name##_f64
 #define GEMM cblas_dgemm
 #include "conv_impl.h"
+#undef GEMM
+#define VB 32
+#define TGT
+#define OBMAX 6
+#include "conv_direct.h"
 #undef T
 #undef S
-#undef GEMM
+#undef VB
+#undef TGT
+#undef OBMAX
+#undef WOB
+#undef WKB
+
+/* AVX-512 for the float32 direct kernels: -1 detect, 0 off, 1 on. */
+static int avx512_mode = -1;
+
+static bool cpu_has_avx512(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+}
+
+int nn_conv_set_avx512(int on) {
+    int was = avx512_mode;
+    avx512_mode = on < 0 ? -1 : on && cpu_has_avx512() ? 1 : 0;
+    return was;
+}
+
+static bool use_avx512(void) {
+    if (avx512_mode < 0) avx512_mode = cpu_has_avx512() ? 1 : 0;
+    return avx512_mode == 1;
+}
 
 /* ======================= ops ======================= */
 
@@ -135,8 +196,17 @@ typedef struct {
     conv_kind kind;
 } conv_ctx;
 
+/* The direct kernels take stride-1 convolutions with at most direct_max_k
+ * weights per output channel; the input gradient of such a convolution is
+ * one too (with O*kh*kw weights per channel) when the padding is at most
+ * the dilated kernel's reach. */
 static bool use_direct(conv_kind kind, const conv_geom *g) {
     return kind != CONVT2D && g->sh == 1 && g->sw == 1 && g->K <= direct_max_k;
+}
+
+static bool use_direct_dgrad(conv_kind kind, const conv_geom *g) {
+    return kind != CONVT2D && g->sh == 1 && g->sw == 1 && g->O * g->kh * g->kw <= direct_max_k &&
+           g->ph <= (g->kh - 1) * g->dh && g->pw <= (g->kw - 1) * g->dw;
 }
 
 /* Parameters as {h, w}; for conv1d only index 1 is used. */
@@ -282,8 +352,9 @@ static int run_forward(conv_kind kind, const conv_geom *g, tn_tensor *x, tn_tens
         const float *xp = PTR(x, float), *wp = PTR(w, float), *bp = PTR(b, float);
         float *op = PTR(out, float);
         if (kind == CONVT2D) return convt_fwd_gemm_f32(g, xp, wp, bp, op);
-        if (use_direct(kind, g)) return conv_fwd_direct_f32(g, xp, wp, bp, op);
-        return conv_fwd_gemm_f32(g, xp, wp, bp, op);
+        if (!use_direct(kind, g)) return conv_fwd_gemm_f32(g, xp, wp, bp, op);
+        return use_avx512() ? conv_fwd_direct_f32x(g, xp, wp, bp, op)
+                            : conv_fwd_direct_f32(g, xp, wp, bp, op);
     }
     const double *xp = PTR(x, double), *wp = PTR(w, double), *bp = PTR(b, double);
     double *op = PTR(out, double);
@@ -292,21 +363,29 @@ static int run_forward(conv_kind kind, const conv_geom *g, tn_tensor *x, tn_tens
     return conv_fwd_gemm_f64(g, xp, wp, bp, op);
 }
 
+/* Each gradient goes to the fastest kernel that can compute it; the GEMM
+ * pass takes whatever the direct kernels do not. */
+#define RUN_BACKWARD(SFX, SFXD, T)                                                             \
+    do {                                                                                       \
+        const T *xp = PTR(x, T), *wp = PTR(w, T), *gp = PTR(gy, T);                           \
+        T *dxp = PTR(dx, T), *dwp = PTR(dw, T), *dbp = PTR(db, T);                            \
+        if (kind == CONVT2D) return convt_bwd_gemm_##SFX(g, xp, wp, gp, dxp, dwp, dbp);         \
+        bool dir_w = use_direct(kind, g), dir_x = dxp && use_direct_dgrad(kind, g);            \
+        T *gdx = dir_x ? NULL : dxp, *gdw = dir_w ? NULL : dwp, *gdb = dir_w ? NULL : dbp;     \
+        if ((gdx || gdw || gdb) && conv_bwd_gemm_##SFX(g, xp, wp, gp, gdx, gdw, gdb) < 0)       \
+            return -1;                                                                         \
+        if (dir_w && (dwp || dbp) && conv_wgrad_direct_##SFXD(g, xp, gp, dwp, dbp) < 0)        \
+            return -1;                                                                         \
+        if (dir_x && conv_dgrad_direct_##SFXD(g, wp, gp, dxp) < 0) return -1;                  \
+        return 0;                                                                              \
+    } while (0)
+
 static int run_backward(conv_kind kind, const conv_geom *g, tn_tensor *x, tn_tensor *w,
                         tn_tensor *gy, tn_tensor *dx, tn_tensor *dw, tn_tensor *db) {
     if (g->N == 0) return 0;
-    if (x->dtype == TN_FLOAT32) {
-        const float *xp = PTR(x, float), *wp = PTR(w, float), *gp = PTR(gy, float);
-        float *dxp = PTR(dx, float), *dwp = PTR(dw, float), *dbp = PTR(db, float);
-        if (kind == CONVT2D) return convt_bwd_gemm_f32(g, xp, wp, gp, dxp, dwp, dbp);
-        if (use_direct(kind, g)) return conv_bwd_direct_f32(g, xp, wp, gp, dxp, dwp, dbp);
-        return conv_bwd_gemm_f32(g, xp, wp, gp, dxp, dwp, dbp);
-    }
-    const double *xp = PTR(x, double), *wp = PTR(w, double), *gp = PTR(gy, double);
-    double *dxp = PTR(dx, double), *dwp = PTR(dw, double), *dbp = PTR(db, double);
-    if (kind == CONVT2D) return convt_bwd_gemm_f64(g, xp, wp, gp, dxp, dwp, dbp);
-    if (use_direct(kind, g)) return conv_bwd_direct_f64(g, xp, wp, gp, dxp, dwp, dbp);
-    return conv_bwd_gemm_f64(g, xp, wp, gp, dxp, dwp, dbp);
+    if (x->dtype == TN_FLOAT64) RUN_BACKWARD(f64, f64, double);
+    if (use_avx512()) RUN_BACKWARD(f32, f32x, float);
+    RUN_BACKWARD(f32, f32, float);
 }
 
 static tn_tensor *conv_forward(conv_kind kind, tn_tensor *x, tn_tensor *w, tn_tensor *b,

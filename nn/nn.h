@@ -73,6 +73,9 @@ tn_tensor *nn_conv_transpose2d(tn_tensor *x, tn_tensor *w, tn_tensor *b, const i
  * weights per output channel (C*kh*kw) use the direct kernel instead of
  * im2col + GEMM.  Returns the previous value (default 64). */
 int64_t nn_conv_set_direct_max_k(int64_t k);
+/* Tuning knob: 0 forces the AVX2 float32 direct kernels, 1 the AVX-512
+ * ones (only on a CPU that has it), -1 detects.  Returns the previous mode. */
+int nn_conv_set_avx512(int on);
 
 /* ======================= pooling (pool.c) ======================= */
 /*
@@ -180,5 +183,10 @@ int nn_rmsprop_step(tn_tensor *param, tn_tensor *grad, tn_tensor *square_avg,
 typedef struct { double lr, lr_decay, weight_decay, eps; } nn_adagrad_opts;
 int nn_adagrad_step(tn_tensor *param, tn_tensor *grad, tn_tensor *sum, int64_t step,
                     const nn_adagrad_opts *o);
+
+/* ======================= fully connected (linear.c) ======================= */
+/* y = x W^T + b: x (..., in), W (out, in), b (out) or NULL -> (..., out).
+ * One GEMM with the bias preloaded; backward writes dW in W's layout. */
+tn_tensor *nn_linear(tn_tensor *x, tn_tensor *w, tn_tensor *b);
 
 #endif

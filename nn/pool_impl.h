@@ -30,14 +30,22 @@ static inline S(pvec) S(psel)(S(pivec) t, S(pvec) a, S(pvec) b) {  /* t ? a : b 
 
 static void S(max2x2_plane)(const pool_geom *g, const T *x, T *y, int64_t *idx) {
     const S(pivec) ev = EVEN_LANES, od = ODD_LANES, lanes2 = ev;  /* ev is {0, 2, 4, ...} */
+    T b0[2 * PVL], b1[2 * PVL];   /* row buffers for narrow planes (tails stay 0) */
+    for (int64_t i = 0; i < 2 * PVL; i++) b0[i] = b1[i] = 0;
     for (int64_t oy = 0; oy < g->OH; oy++) {
         const T *r0 = x + 2 * oy * g->W, *r1 = r0 + g->W;
         T *yo = y + oy * g->OW;
         int64_t *io = idx + oy * g->OW, base = 2 * oy * g->W;
         /* full vectors; a ragged end is done by one more vector that
-         * overlaps the previous one (recomputing a few outputs) */
-        for (int64_t ox0 = 0; ox0 < g->OW && g->OW >= PVL; ox0 += PVL) {
-            int64_t ox = ox0 + PVL <= g->OW ? ox0 : g->OW - PVL;
+         * overlaps the previous one (recomputing a few outputs).  Planes
+         * narrower than a vector copy their two rows into a buffer first. */
+        if (g->OW < PVL) {
+            memcpy(b0, r0, sizeof(T) * (size_t)(2 * g->OW));
+            memcpy(b1, r1, sizeof(T) * (size_t)(2 * g->OW));
+            r0 = b0, r1 = b1;
+        }
+        for (int64_t ox0 = 0; ox0 < g->OW; ox0 += PVL) {
+            int64_t ox = ox0 + PVL <= g->OW || g->OW < PVL ? ox0 : g->OW - PVL;
             S(pvec) l0 = S(pload)(r0 + 2 * ox), h0 = S(pload)(r0 + 2 * ox + PVL);
             S(pvec) l1 = S(pload)(r1 + 2 * ox), h1 = S(pload)(r1 + 2 * ox + PVL);
             S(pvec) m = __builtin_shuffle(l0, h0, ev), b = __builtin_shuffle(l0, h0, od);
@@ -50,24 +58,13 @@ static void S(max2x2_plane)(const pool_geom *g, const T *x, T *y, int64_t *idx) 
             t = (d > m) | (d != d);
             m = S(psel)(t, d, m);
             code = (t & 3) | (code & ~t);
-            memcpy(yo + ox, &m, sizeof m);
             /* offset in the window pair: column 2*lane + (code & 1), plus W on the second row */
             S(pivec) off = lanes2 + (code & 1) + (-(code >> 1) & (IT)g->W);
-            for (int64_t j = 0; j < PVL; j++) io[ox + j] = base + 2 * ox + (int64_t)off[j];
-        }
-        if (g->OW >= PVL) continue;
-        for (int64_t ox = 0; ox < g->OW; ox++) {   /* narrow planes */
-            T a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
-            int64_t i = base + 2 * ox;
-            bool tb = b > a || b != b;
-            T m = tb ? b : a;
-            int64_t mi = tb ? i + 1 : i;
-            bool tc = c > m || c != c;
-            m = tc ? c : m;
-            mi = tc ? i + g->W : mi;
-            bool td = d > m || d != d;
-            yo[ox] = td ? d : m;
-            io[ox] = td ? i + g->W + 1 : mi;
+            int64_t n = g->OW < PVL ? g->OW : PVL;
+            for (int64_t j = 0; j < n; j++) {
+                yo[ox + j] = m[j];
+                io[ox + j] = base + 2 * ox + (int64_t)off[j];
+            }
         }
     }
 }

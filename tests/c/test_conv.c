@@ -171,17 +171,28 @@ static void check_config(int kind, const cfg *c0, tn_dtype dt, bool need_x) {
     tn_release(gy); tn_release(y); tn_release(x); tn_release(w); tn_release(b);
 }
 
-/* Every config with both algorithms, both dtypes, with and without input grad. */
+/* The algorithm settings every value test runs under: the default choice,
+ * im2col + GEMM only, the direct kernels wherever they apply (input
+ * gradient included), and the same with the AVX2 float kernels forced. */
+static const struct {
+    int64_t max_k;
+    int avx512;
+} algos[] = {{64, -1}, {0, -1}, {1 << 30, -1}, {64, 0}, {1 << 30, 0}};
+#define NALGO ((int)(sizeof algos / sizeof algos[0]))
+
+/* Every config under every algorithm, both dtypes, with and without input grad. */
 static void check_all(int kind, const cfg *cs, int n) {
     tn_manual_seed(42);
-    for (int algo = 0; algo < 2; algo++) {
-        int64_t was = nn_conv_set_direct_max_k(algo == 0 ? 64 : 0);
+    for (int a = 0; a < NALGO; a++) {
+        int64_t was = nn_conv_set_direct_max_k(algos[a].max_k);
+        int was_isa = nn_conv_set_avx512(algos[a].avx512);
         for (int i = 0; i < n; i++) {
             check_config(kind, &cs[i], TN_FLOAT32, true);
             check_config(kind, &cs[i], TN_FLOAT64, true);
             check_config(kind, &cs[i], TN_FLOAT32, false);
         }
         nn_conv_set_direct_max_k(was);
+        nn_conv_set_avx512(was_isa);
     }
 }
 
@@ -200,6 +211,8 @@ static const cfg conv2d_cfgs[] = {
     {1, 4, 5, 5, 7, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0, true},   /* 1x1 */
     {2, 2, 5, 5, 2, 5, 5, 1, 1, 0, 0, 1, 1, 0, 0, true},   /* kernel = input */
     {2, 20, 6, 6, 9, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, true},  /* K = 180: GEMM even at stride 1 */
+    {1, 2, 4, 4, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, true},   /* padding beyond the kernel */
+    {3, 5, 11, 13, 17, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, true}, /* odd channel counts (tiles' tails) */
 };
 
 START_TEST(test_conv2d_values) {
@@ -314,8 +327,9 @@ static void gradcheck(int kind, const cfg *c0) {
 
 START_TEST(test_conv_gradcheck) {
     tn_manual_seed(11);
-    for (int algo = 0; algo < 2; algo++) {
-        int64_t was = nn_conv_set_direct_max_k(algo ? 0 : 64);
+    for (int a = 0; a < NALGO; a++) {
+        int64_t was = nn_conv_set_direct_max_k(algos[a].max_k);
+        int was_isa = nn_conv_set_avx512(algos[a].avx512);
         gradcheck(K2D, &(cfg){2, 2, 5, 6, 3, 3, 2, 1, 1, 1, 0, 1, 1, 0, 0, true});
         gradcheck(K2D, &(cfg){1, 2, 7, 6, 2, 3, 3, 2, 2, 1, 1, 1, 1, 0, 0, true});
         gradcheck(K2D, &(cfg){2, 1, 6, 6, 2, 2, 2, 1, 1, 0, 1, 2, 2, 0, 0, false});
@@ -324,6 +338,7 @@ START_TEST(test_conv_gradcheck) {
         gradcheck(KT2D, &(cfg){2, 2, 3, 4, 3, 3, 2, 2, 1, 1, 0, 1, 1, 1, 0, true});
         gradcheck(KT2D, &(cfg){1, 3, 3, 3, 2, 2, 2, 1, 2, 0, 1, 2, 1, 0, 1, false});
         nn_conv_set_direct_max_k(was);
+        nn_conv_set_avx512(was_isa);
     }
 }
 END_TEST

@@ -1,0 +1,306 @@
+/*
+ * conv_direct.h: the direct stride-1 convolution kernels, included by
+ * conv.c once per (dtype, vector width) with T, S(name), VB (vector bytes:
+ * 32 for AVX2, 64 for AVX-512), TGT (a target attribute or nothing), OBMAX
+ * (output channels per forward tile) and WOB / WKB (channels x taps per
+ * weight-gradient tile) defined.  Not a public header.
+ *
+ * The idea: copy each input plane once into a zero-padded plane of width
+ * Wp; then output q = oy*Wp + ox is the dot product of the weights with the
+ * planes at fixed offsets off[k] = c*plane + ky*dh*Wp + kx*dw.  Taking q
+ * over the whole "extended" range [0, OH*Wp) (the columns ox >= OW are
+ * junk, dropped when the tile is copied out) turns every inner loop into
+ * one contiguous vector loop without bounds checks or an im2col copy.
+ *
+ *  - forward tile: ob output channels x 2 vectors of q held in registers;
+ *    per tap, two loads of the plane and ob broadcasts of the (K, O)
+ *    transposed weights feed 2*ob FMAs.
+ *  - weight-gradient tile: ob channels x kb taps of vector partial sums over
+ *    q (the output gradient widened to Wp with zero junk columns), summed
+ *    horizontally at the end.
+ *  - the input gradient of a stride-1 convolution is itself a stride-1
+ *    convolution of the output gradient with the flipped, transposed
+ *    weights (conv.c builds that geometry and calls the forward).
+ *
+ * Tile widths are compile-time constants (always_inline + unroll pragmas),
+ * so the accumulators live in registers.
+ */
+
+#define NV ((int64_t)(VB / (int)sizeof(T)))   /* lanes */
+typedef T S(dvec) __attribute__((vector_size(VB)));
+#define AI static inline __attribute__((always_inline)) TGT
+
+AI S(dvec) S(dload)(const T *p) {
+    S(dvec) v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+AI void S(dstore)(T *p, S(dvec) v) { memcpy(p, &v, sizeof v); }
+AI S(dvec) S(dsplat)(T x) {
+    S(dvec) v;
+    for (int i = 0; i < (int)NV; i++) v[i] = x;   /* one broadcast (0 + x would add) */
+    return v;
+}
+AI T S(dhsum)(S(dvec) v) {   /* pairwise: halves added as vectors */
+    T t[NV];
+    memcpy(t, &v, sizeof v);
+    for (int w = (int)NV / 2; w >= 1; w /= 2)
+        for (int i = 0; i < w; i++) t[i] += t[i + w];
+    return t[0];
+}
+/* Pins a value in a register: without it the compiler folds the load into
+ * every FMA that uses it, multiplying the loads of a load-bound loop. */
+#define IN_REG(v) __asm__("" : "+v"(v))
+
+/* ext[j][q0 .. q0+2NV) = bias[j] + sum_k wt[k][j] * src[off[k] + q], j < ob.
+ * wt is the (K, ldw) transposed weight at column o0; src is pad + q0. */
+AI void S(fwd_tile)(const int ob, const T *wt, int64_t ldw, int64_t K, const int64_t *off,
+                    const T *src, const T *bias, T *ext, int64_t ldext) {
+    S(dvec) a0[OBMAX], a1[OBMAX];
+#pragma GCC unroll 16
+    for (int j = 0; j < ob; j++) a0[j] = a1[j] = S(dsplat)(bias ? bias[j] : 0);
+    for (int64_t k = 0; k < K; k++) {
+        const T *s = src + off[k], *wk = wt + k * ldw;
+        S(dvec) s0 = S(dload)(s), s1 = S(dload)(s + NV);
+#pragma GCC unroll 16
+        for (int j = 0; j < ob; j++) {
+            S(dvec) wv = S(dsplat)(wk[j]);
+            IN_REG(wv);
+            a0[j] += wv * s0;
+            a1[j] += wv * s1;
+        }
+    }
+#pragma GCC unroll 16
+    for (int j = 0; j < ob; j++) {
+        S(dstore)(ext + j * ldext, a0[j]);
+        S(dstore)(ext + j * ldext + NV, a1[j]);
+    }
+}
+
+/* One image: out (O, OH, OW) from the padded planes; ext is (OBMAX, Qr) scratch. */
+TGT static void S(dfwd_image)(const conv_geom *g, const direct_plan *d, const T *wt, const T *b,
+                              const T *pad, T *ext, T *out) {
+    const int64_t O = g->O, K = g->K, Qr = d->Qr;
+    for (int64_t o0 = 0; o0 < O;) {
+        int64_t r = O - o0;
+        int ob = r >= OBMAX ? OBMAX : r >= 4 ? 4 : r >= 2 ? 2 : 1;
+        const T *w0 = wt + o0, *b0 = b ? b + o0 : NULL;
+        for (int64_t q0 = 0; q0 < Qr; q0 += 2 * NV) {
+            if (ob == OBMAX) S(fwd_tile)(OBMAX, w0, O, K, d->off, pad + q0, b0, ext + q0, Qr);
+            else if (ob == 4) S(fwd_tile)(4, w0, O, K, d->off, pad + q0, b0, ext + q0, Qr);
+            else if (ob == 2) S(fwd_tile)(2, w0, O, K, d->off, pad + q0, b0, ext + q0, Qr);
+            else S(fwd_tile)(1, w0, O, K, d->off, pad + q0, b0, ext + q0, Qr);
+        }
+        for (int j = 0; j < ob; j++)   /* drop the junk columns */
+            for (int64_t oy = 0; oy < g->OH; oy++) {
+                const T *e = ext + j * Qr + oy * d->Wp;
+                T *o = out + ((o0 + j) * g->OH + oy) * g->OW;
+                for (int64_t ox = 0; ox < g->OW; ox++) o[ox] = e[ox];
+            }
+        o0 += ob;
+    }
+}
+
+/* dwv[j][i] += lanes of sum_q gt[j][q] * pad[off[i] + q], j < ob, i < kb.
+ * The partial sums stay vectors (dwv holds one vector per weight): planes
+ * are short, and a horizontal sum per tile would cost as much as the tile. */
+AI void S(wgrad_tile)(const int ob, const int kb, const T *gt, int64_t ldg, const T *pad,
+                      const int64_t *off, int64_t Qr, S(dvec) *dwv, int64_t K) {
+    S(dvec) acc[WOB][WKB];
+#pragma GCC unroll 16
+    for (int j = 0; j < ob; j++)
+#pragma GCC unroll 16
+        for (int i = 0; i < kb; i++) acc[j][i] = S(dsplat)(0);
+    for (int64_t q = 0; q < Qr; q += NV) {
+        S(dvec) x[WKB];
+#pragma GCC unroll 16
+        for (int i = 0; i < kb; i++) {
+            x[i] = S(dload)(pad + off[i] + q);
+            IN_REG(x[i]);
+        }
+#pragma GCC unroll 16
+        for (int j = 0; j < ob; j++) {
+            S(dvec) gv = S(dload)(gt + j * ldg + q);
+            IN_REG(gv);
+#pragma GCC unroll 16
+            for (int i = 0; i < kb; i++) acc[j][i] += gv * x[i];
+        }
+    }
+#pragma GCC unroll 16
+    for (int j = 0; j < ob; j++)
+#pragma GCC unroll 16
+        for (int i = 0; i < kb; i++) dwv[j * K + i] += acc[j][i];
+}
+
+/* One image: dwv (O,K vectors) += gy (*) pad, db (O) += sum gy.  gt is
+ * (WOB, Qr) scratch. */
+TGT static void S(dwgrad_image)(const conv_geom *g, const direct_plan *d, const T *gy,
+                                const T *pad, T *gt, S(dvec) *dwv, T *db) {
+    const int64_t O = g->O, K = g->K, Qr = d->Qr, Wp = d->Wp;
+    for (int64_t o0 = 0; o0 < O;) {
+        int ob = O - o0 >= WOB ? WOB : 1;
+        /* widen the gradient rows of these channels to Wp, zeros in the junk */
+        for (int j = 0; j < ob; j++) {
+            const T *src = gy + (o0 + j) * g->P;
+            T *dst = gt + j * Qr;
+            for (int64_t oy = 0; oy < g->OH; oy++) {
+                for (int64_t ox = 0; ox < g->OW; ox++) dst[oy * Wp + ox] = src[oy * g->OW + ox];
+                for (int64_t ox = g->OW; ox < Wp; ox++) dst[oy * Wp + ox] = 0;
+            }
+            for (int64_t q = d->Q; q < Qr; q++) dst[q] = 0;
+            if (db) {
+                T s = 0;
+                for (int64_t q = 0; q < Qr; q += NV) s += S(dhsum)(S(dload)(dst + q));
+                db[o0 + j] += s;
+            }
+        }
+        if (dwv) {
+            S(dvec) *dwo = dwv + o0 * K;
+            int64_t k0 = 0;
+            if (ob == WOB) {
+                for (; k0 + WKB <= K; k0 += WKB)
+                    S(wgrad_tile)(WOB, WKB, gt, Qr, pad, d->off + k0, Qr, dwo + k0, K);
+                for (; k0 < K; k0++) S(wgrad_tile)(WOB, 1, gt, Qr, pad, d->off + k0, Qr, dwo + k0, K);
+            } else {
+                for (; k0 + WKB <= K; k0 += WKB)
+                    S(wgrad_tile)(1, WKB, gt, Qr, pad, d->off + k0, Qr, dwo + k0, K);
+                for (; k0 < K; k0++) S(wgrad_tile)(1, 1, gt, Qr, pad, d->off + k0, Qr, dwo + k0, K);
+            }
+        }
+        o0 += ob;
+    }
+}
+
+/* Copies image x (C,H,W) into the zero-padded planes pad (C, plane). */
+static void S(dpad_image)(const conv_geom *g, const direct_plan *d, const T *x, T *pad) {
+    memset(pad, 0, sizeof(T) * (size_t)(g->C * d->plane));
+    for (int64_t c = 0; c < g->C; c++)
+        for (int64_t iy = 0; iy < g->H; iy++) {
+            const T *src = x + (c * g->H + iy) * g->W;
+            T *dst = pad + c * d->plane + (iy + g->ph) * d->Wp + g->pw;
+            for (int64_t ix = 0; ix < g->W; ix++) dst[ix] = src[ix];
+        }
+}
+
+typedef struct {
+    const conv_geom *g;
+    const direct_plan *d;
+    const T *x, *wt, *b, *gy;
+    T *out;
+    T *partial;        /* per chunk: dw (O*K) then db (O); or NULL */
+    int64_t grain;
+    bool need_w, need_b;
+    int failed;        /* a chunk could not allocate its scratch */
+} S(dctx);
+
+TGT static void S(dfwd_range)(void *p, int64_t lo, int64_t hi) {
+    S(dctx) *c = p;
+    const conv_geom *g = c->g;
+    const direct_plan *d = c->d;
+    T *pad = scratch_alloc(sizeof(T) * (size_t)(g->C * d->plane + OBMAX * d->Qr));
+    if (!pad) { c->failed = 1; return; }
+    for (int64_t n = lo; n < hi && !tn_interrupted(); n++) {
+        S(dpad_image)(g, d, c->x + n * g->C * g->HW, pad);
+        S(dfwd_image)(g, d, c->wt, c->b, pad, pad + g->C * d->plane, c->out + n * g->O * g->P);
+    }
+    scratch_free(pad);
+}
+
+TGT static void S(dwgrad_range)(void *p, int64_t lo, int64_t hi) {
+    S(dctx) *c = p;
+    const conv_geom *g = c->g;
+    const direct_plan *d = c->d;
+    /* scratch: the chunk's vector partial sums (O*K vectors, first: the
+     * allocation is 64-byte aligned), the padded planes, the gradient tile */
+    int64_t nw = c->need_w ? g->O * g->K : 0;
+    T *buf = scratch_alloc(sizeof(T) * (size_t)(nw * NV + g->C * d->plane + WOB * d->Qr));
+    if (!buf) { c->failed = 1; return; }
+    S(dvec) *dwv = c->need_w ? (S(dvec) *)(void *)buf : NULL;
+    T *pad = buf + nw * NV, *gt = pad + g->C * d->plane;
+    for (int64_t i = 0; i < nw; i++) dwv[i] = S(dsplat)(0);
+    int64_t stride = g->O * g->K + g->O;
+    T *dw = c->partial + (lo / c->grain) * stride, *db = c->need_b ? dw + g->O * g->K : NULL;
+    memset(dw, 0, sizeof(T) * (size_t)stride);
+    for (int64_t n = lo; n < hi && !tn_interrupted(); n++) {
+        if (c->need_w) S(dpad_image)(g, d, c->x + n * g->C * g->HW, pad);
+        S(dwgrad_image)(g, d, c->gy + n * g->O * g->P, pad, gt, dwv, db);
+    }
+    for (int64_t i = 0; i < nw; i++) dw[i] = S(dhsum)(dwv[i]);
+    scratch_free(buf);
+}
+
+/* out (N,O,OH,OW) = conv(x, w) + b, stride 1.  w is (O, K). */
+static int S(conv_fwd_direct)(const conv_geom *g, const T *x, const T *w, const T *b, T *out) {
+    direct_plan d;
+    if (direct_plan_init(&d, g, 2 * NV) < 0) return -1;
+    T *wt = scratch_alloc(sizeof(T) * (size_t)(g->K * g->O));   /* (K, O) */
+    if (!wt) { free(d.off); return -1; }
+    for (int64_t o = 0; o < g->O; o++)
+        for (int64_t k = 0; k < g->K; k++) wt[k * g->O + o] = w[o * g->K + k];
+    S(dctx) c = {.g = g, .d = &d, .x = x, .wt = wt, .b = b, .out = out};
+    tn_parallel_for(g->N, direct_grain(g, &d), S(dfwd_range), &c);
+    free(d.off);
+    scratch_free(wt);
+    if (c.failed) { tn_error("convolution: out of memory"); return -1; }
+    if (tn_interrupted()) { tn_error("interrupted"); return -1; }
+    return 0;
+}
+
+/* dw (O,K) += sum over images, db (O) += sum gy; either may be NULL. */
+static int S(conv_wgrad_direct)(const conv_geom *g, const T *x, const T *gy, T *dw, T *db) {
+    direct_plan d;
+    if (direct_plan_init(&d, g, 2 * NV) < 0) return -1;
+    /* Chunks of a fixed number of images (independent of the thread count)
+     * accumulate private partial gradients, summed in chunk order after. */
+    int64_t grain = direct_grain(g, &d) * 4;   /* fewer chunks: each ends in O*K lane sums */
+    int64_t nchunks = (g->N + grain - 1) / grain, stride = g->O * g->K + g->O;
+    T *partial = scratch_alloc(sizeof(T) * (size_t)(nchunks * stride));
+    if (!partial) { free(d.off); return -1; }
+    S(dctx) c = {.g = g, .d = &d, .x = x, .gy = gy, .partial = partial, .grain = grain,
+                 .need_w = dw != NULL, .need_b = db != NULL};
+    tn_parallel_for(g->N, grain, S(dwgrad_range), &c);
+    free(d.off);
+    if (c.failed || tn_interrupted()) {
+        scratch_free(partial);
+        tn_error(c.failed ? "convolution: out of memory" : "interrupted");
+        return -1;
+    }
+    for (int64_t ch = 0; ch < nchunks; ch++) {
+        const T *pw = partial + ch * stride;
+        if (dw)
+            for (int64_t i = 0; i < g->O * g->K; i++) dw[i] += pw[i];
+        if (db)
+            for (int64_t o = 0; o < g->O; o++) db[o] += pw[g->O * g->K + o];
+    }
+    scratch_free(partial);
+    return 0;
+}
+
+/* dx (N,C,H,W) of a stride-1 convolution: the stride-1 convolution of gy
+ * with the weights flipped in space and transposed to (C, O, kh, kw),
+ * padded by (k-1)*d - p (the caller checks that this is not negative). */
+static int S(conv_dgrad_direct)(const conv_geom *g, const T *w, const T *gy, T *dx) {
+    conv_geom t = *g;
+    t.C = g->O, t.H = g->OH, t.W = g->OW;
+    t.O = g->C, t.OH = g->H, t.OW = g->W;
+    t.ph = (g->kh - 1) * g->dh - g->ph;
+    t.pw = (g->kw - 1) * g->dw - g->pw;
+    t.K = t.C * g->kh * g->kw;
+    t.P = t.OH * t.OW;
+    t.HW = t.H * t.W;
+    T *wf = scratch_alloc(sizeof(T) * (size_t)(g->O * g->K));   /* (C, O, kh, kw) */
+    if (!wf) return -1;
+    for (int64_t o = 0; o < g->O; o++)
+        for (int64_t c = 0; c < g->C; c++)
+            for (int64_t ky = 0; ky < g->kh; ky++)
+                for (int64_t kx = 0; kx < g->kw; kx++)
+                    wf[((c * g->O + o) * g->kh + ky) * g->kw + kx] =
+                        w[((o * g->C + c) * g->kh + (g->kh - 1 - ky)) * g->kw + (g->kw - 1 - kx)];
+    int rc = S(conv_fwd_direct)(&t, gy, wf, NULL, dx);
+    scratch_free(wf);
+    return rc;
+}
+
+#undef NV
+#undef AI
+#undef IN_REG
