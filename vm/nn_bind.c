@@ -327,6 +327,12 @@ static int l_adagrad_step(lua_State *L) {
     return 0;
 }
 
+static int l_linear(lua_State *L) {
+    tn_tensor *x = vm_check_tensor(L, 1), *w = vm_check_tensor(L, 2);
+    vm_push_tensor(L, nn_linear(x, w, opt_tensor(L, 3)));
+    return 1;
+}
+
 static int l_nn_op_names(lua_State *L) {
     lua_createtable(L, NN_OP_COUNT, 0);
     for (int i = 0; i < NN_OP_COUNT; i++) {
@@ -337,6 +343,7 @@ static int l_nn_op_names(lua_State *L) {
 }
 
 static const lt_reg nn_fns[] = {
+    {"linear", l_linear, "ember.linear(x, W [, b]): x W^T + b as one op, x (..., in), W (out, in), b (out)."},
     {"conv1d", l_conv1d, "ember.conv1d(x, w [, b] [, {stride=, padding=, dilation=}]): 1-D convolution, x (N,C,L), w (O,C,K)."},
     {"conv2d", l_conv2d, "ember.conv2d(x, w [, b] [, {stride=, padding=, dilation=}]): 2-D convolution, x (N,C,H,W), w (O,C,kh,kw); sizes a number or {h, w}."},
     {"conv_transpose2d", l_conv_transpose2d, "ember.conv_transpose2d(x, w [, b] [, {stride=, padding=, output_padding=, dilation=}]): transposed convolution, w (C_in,C_out,kh,kw)."},

@@ -214,6 +214,11 @@ local checks = {
 -- nn/ kernels (their own op table: ember.nn_op_names())
 local function f64(shape, lo, hi) return leaf(shape, lo, hi) end
 local nn_checks = {
+  linear = function()
+    check(function(x, w, b) return ember.linear(x, w, b) end, {f64({3, 4}), f64({2, 4}), f64({2})})
+    check(function(x, w) return ember.linear(x, w) end, {f64({2, 3, 4}), f64({5, 4})})
+    check(function(x, w, b) return ember.linear(x:t(), w, b) end, {f64({4, 3}), f64({2, 4}), f64({2})})
+  end,
   conv1d = function()
     check(function(x, w, b) return ember.conv1d(x, w, b, {stride = 2, padding = 1}) end,
           {f64({2, 3, 7}), f64({4, 3, 3}), f64({4})})
