@@ -12,6 +12,9 @@
 -- Strings are quoted (so "1" and 1 differ on screen).
 local M = {}
 
+local ok_ember, ember = pcall(require, "ember")
+local getdoc = ok_ember and type(ember) == "table" and ember.doc or nil
+
 M.options = {depth = 4, items = 100, width = 80, lines = 60}
 
 local keywords = {}
@@ -84,9 +87,24 @@ local function format_table(t, level, seen, opts)
   return "{\n" .. table.concat(parts, ",\n") .. "\n}"
 end
 
+-- a function on its own line: its signature when documented, else where it
+-- was defined (inside tables: just the address)
+local function format_function(f)
+  local doc = getdoc and getdoc(f)
+  if doc then
+    local line = doc:match("^[^\n]*")
+    if #line > 120 then line = line:sub(1, 117) .. "..." end
+    return "function: " .. line
+  end
+  local info = debug.getinfo(f, "S")
+  if info.what == "C" then return tostring(f) .. " (builtin)" end
+  return tostring(f) .. " (" .. info.short_src .. ":" .. info.linedefined .. ")"
+end
+
 function format(v, level, seen, opts)
   local tv = type(v)
   if tv == "string" then return quote(v) end
+  if tv == "function" and level == 0 then return format_function(v) end
   if tv == "table" and not has_tostring(v) then return format_table(v, level, seen, opts) end
   if tv == "number" or tv == "boolean" or tv == "nil" then return tostring(v) end
   local ok, s = pcall(tostring, v)
@@ -126,8 +144,7 @@ function M.values(...)
   return clip(table.concat(out, multi and "\n" or "\t"), M.options)
 end
 
-local ok, ember = pcall(require, "ember")
-if ok and type(ember) == "table" and ember.doc then
+if getdoc then
   ember.doc(M.format, "pretty.format(v [, opts]) -> string\n\n" ..
     "v as the REPL prints it: tables recursively with sorted keys, depth limit,\n" ..
     "cycles marked; tensors and modules through tostring; the result cut after\n" ..

@@ -331,6 +331,40 @@ START_TEST(history_across_sessions) {
 }
 END_TEST
 
+START_TEST(history_capped) {
+    session *s = new_session();
+    char path[128];
+    snprintf(path, sizeof path, "%s/.ember_history", s->home);
+    FILE *f = fopen(path, "w");
+    ck_assert(f != NULL);
+    for (int i = 0; i < 2500; i++) fprintf(f, "#%d\nold_line_%d = %d\n", 1700000000 + i, i, i);
+    fclose(f);
+    start(s);
+    cmd(s, "\x10\n");  /* the newest old entry comes back */
+    cmd(s, "old_line_2499\n");
+    EXPECT_OUT(s, "2499", 3000);
+    EXPECT_OUT(s, PROMPT, 3000);
+    finish(s);
+    f = fopen(path, "r");
+    ck_assert(f != NULL);
+    char line[256];
+    int entries = 0;
+    bool first_kept = false, last_new = false;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#') continue;
+        entries++;
+        if (strcmp(line, "old_line_0 = 0\n") == 0) first_kept = true;
+        last_new = strcmp(line, "old_line_2499\n") == 0;
+    }
+    fclose(f);
+    ck_assert_msg(entries <= 2000 && entries >= 1000, "%d entries kept", entries);
+    ck_assert_msg(!first_kept, "the oldest entry was not dropped");
+    ck_assert_msg(last_new, "the new entry is not last");
+    remove_home(s);
+    free(s);
+}
+END_TEST
+
 START_TEST(help_output) {
     session *s = new_session();
     start(s);
@@ -360,6 +394,7 @@ static double interrupt_after(session *s, int run_ms) {
     send_keys(s, "\x03");
     EXPECT_OUT(s, "interrupted", 3000);
     double dt = now_ms() - t0;
+    printf("Ctrl-C to \"interrupted\": %.1f ms\n", dt);
     EXPECT_OUT(s, PROMPT, 3000);
     s->pos -= strlen(PROMPT);  /* let the next cmd() see this prompt */
     return dt;
@@ -489,6 +524,7 @@ static void add_tests(TCase *tc) {
     tcase_add_test(tc, complete_file_names);
     tcase_add_test(tc, multi_line_function);
     tcase_add_test(tc, history_across_sessions);
+    tcase_add_test(tc, history_capped);
     tcase_add_test(tc, help_output);
     tcase_add_test(tc, ctrl_c_lua_loop);
     tcase_add_test(tc, ctrl_c_matmul_loop);

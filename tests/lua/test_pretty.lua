@@ -60,6 +60,15 @@ T.test("__tostring values print as tostring", function()
   T.eq(pretty.format(t), tostring(t))
 end)
 
+T.test("functions: signature when documented, else where defined", function()
+  local f = ember.doc(function() end, "f(x) -> y\n\nDoubles x.")
+  T.eq(pretty.format(f), "function: f(x) -> y")
+  local g = function() end
+  T.ok(pretty.format(g):find("^function: 0x%x+ %(.*test_pretty%.lua:%d+%)$"), pretty.format(g))
+  T.ok(pretty.format(print):find("^function: .* %(builtin%)$"), pretty.format(print))
+  T.ok(pretty.format({g}):find("^{function: 0x%x+}$"), pretty.format({g}))
+end)
+
 T.test("values joins results", function()
   T.eq(pretty.values(1, "a", nil), '1\t"a"\tnil')
   T.eq(pretty.values(), "")
