@@ -374,7 +374,7 @@ START_TEST(help_output) {
     ck_assert_msg(strstr(s->out, "No documentation") == NULL, "ember.zeros undocumented:\n%s", s->out);
     send_keys(s, "help()\n");
     EXPECT_OUT(s, "ember modules", 3000);
-    EXPECT_OUT(s, "nn", 3000);
+    EXPECT_OUT(s, "\n  nn ", 3000);
     cmd(s, "help('ember.zeros')\n");
     EXPECT_OUT(s, "zeros(", 3000);
     cmd(s, "myf = ember.doc(function() end, 'myf() -> nothing\\n\\nA test function.')\n");
