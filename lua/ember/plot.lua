@@ -473,7 +473,7 @@ local function render(fig)
     if fig.size then cols, rows = fig.size[1], fig.size[2] end
     local path = tmpname()
     local ok, err = pcall(send, script(fig, string.format("dumb size %d,%d", cols, rows), path))
-    local text = read_file(path)
+    local text = read_file(path):gsub("\f", "")   -- dumb starts each page with a form feed
     os.remove(path)
     if not ok then error(err, 0) end
     fig.text = text
