@@ -107,7 +107,7 @@ int linear_backward(tn_node *n, tn_tensor *g, tn_tensor **gin) {
         }
     }
     if (rc == 0 && nn_edge_needed(n, 1)) {
-        gin[1] = tn_zeros(dt, 2, w->shape);
+        gin[1] = M > 0 ? tn_empty(dt, 2, w->shape) : tn_zeros(dt, 2, w->shape);
         if (!gin[1]) rc = -1;
         else if (M > 0 && out_f > 0 && in_f > 0)
             gemm(dt, true, false, out_f, in_f, M, tn_data(gc), out_f, tn_data(x), in_f, 0.0, tn_data(gin[1]), in_f);

@@ -1002,15 +1002,36 @@ int sigmoid_backward(tn_node *n, tn_tensor *g, tn_tensor **gin) {
     tn_release(one); tn_release(c); tn_release(d);
     return gin[0] ? 0 : -1;
 }
+/* relu's backward as one typed pass: gin = x > 0 ? g : 0 (it runs on every
+ * hidden activation of every step, so it gets its own vectorised loop). */
+#define RELU_GRAD_LOOP(T)                                                         \
+    do {                                                                          \
+        T *o = (T *)p[0];                                                         \
+        const T *gg = (const T *)p[1], *xx = (const T *)p[2];                     \
+        if (s[0] == 1 && s[1] == 1 && s[2] == 1)                                  \
+            for (int64_t i = 0; i < n; i++) o[i] = xx[i] > 0 ? gg[i] : (T)0;      \
+        else                                                                      \
+            for (int64_t i = 0; i < n; i++)                                       \
+                o[i * s[0]] = xx[i * s[2]] > 0 ? gg[i * s[1]] : (T)0;             \
+    } while (0)
+static void relu_grad_f32(void *ctx, int64_t n, char **p, const int64_t *s) { (void)ctx; RELU_GRAD_LOOP(float); }
+static void relu_grad_f64(void *ctx, int64_t n, char **p, const int64_t *s) { (void)ctx; RELU_GRAD_LOOP(double); }
+
 int relu_backward(tn_node *n, tn_tensor *g, tn_tensor **gin) {
     tn_tensor *x = SAVED(0);
     CHECK(x);
-    tn_tensor *zero = tn_scalar(x->dtype, 0);
-    tn_tensor *m = zero ? tn_binary(TN_B_GT, x, zero) : NULL;
-    gin[0] = m ? tn_where(m, g, zero) : NULL;
-    tn_release(zero);
-    tn_release(m);
-    return gin[0] ? 0 : -1;
+    if (x->dtype != g->dtype || !tn_same_shape(x, g)) {
+        tn_error("relu backward: gradient %s does not match the input", tn_dtype_name(g->dtype));
+        return -1;
+    }
+    tn_tensor *out = tn_empty(g->dtype, g->ndim, g->shape);
+    CHECK(out);
+    tn_iter it;
+    tn_tensor *ops[3] = {out, g, x};
+    tn_iter_init(&it, 3, ops, out->ndim, out->shape);
+    tn_iter_run(&it, g->dtype == TN_FLOAT64 ? relu_grad_f64 : relu_grad_f32, NULL);
+    gin[0] = out;
+    return 0;
 }
 int gelu_backward(tn_node *n, tn_tensor *g, tn_tensor **gin) {
     return chain_unary(n, g, gin, TN_U_GELU_DERIV);
