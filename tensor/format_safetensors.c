@@ -31,10 +31,48 @@
 
 static const char *const st_names[TN_DTYPE_COUNT] = {"F32", "F64", "I64", "I32", "U8", "BOOL"};
 
+/* Half-precision dtypes (common in published models) are read as float32:
+ * ST_F16 / ST_BF16 are their codes, beyond the tn_dtype range. */
+enum { ST_F16 = TN_DTYPE_COUNT, ST_BF16 };
+
 static int st_dtype(const char *s) {
     for (int i = 0; i < TN_DTYPE_COUNT; i++)
         if (strcmp(s, st_names[i]) == 0) return i;
+    if (strcmp(s, "F16") == 0) return ST_F16;
+    if (strcmp(s, "BF16") == 0) return ST_BF16;
     return -1;
+}
+
+static size_t st_disk_size(int code) { return code >= TN_DTYPE_COUNT ? 2 : tn_dtype_size((tn_dtype)code); }
+static tn_dtype st_mem_dtype(int code) { return code >= TN_DTYPE_COUNT ? TN_FLOAT32 : (tn_dtype)code; }
+
+/* IEEE half -> float, exactly (subnormals, infinities and NaNs included). */
+static float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+    if (exp == 0x1f) {
+        bits = sign | 0x7f800000u | man << 13;
+    } else if (exp != 0) {
+        bits = sign | (exp + 112) << 23 | man << 13;
+    } else if (man == 0) {
+        bits = sign;
+    } else {  /* subnormal: normalise */
+        int e = -1;
+        do {
+            man <<= 1;
+            e++;
+        } while (!(man & 0x400));
+        bits = sign | (uint32_t)(112 - e) << 23 | (man & 0x3ff) << 13;
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static float bf16_to_float(uint16_t h) {
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
 }
 
 void tn_safetensors_free(tn_safetensors *st) {
@@ -178,7 +216,7 @@ tn_safetensors *tn_load_safetensors(const char *path) {
             FAIL("%s: %s: tensor '%s' needs \"dtype\" (string), \"shape\" and \"data_offsets\" (arrays)", op, path, name);
         int dt = st_dtype(jd->valuestring);
         if (dt < 0)
-            FAIL("%s: %s: tensor '%s' has unsupported dtype %s (supported: F32 F64 I64 I32 U8 BOOL)", op, path, name,
+            FAIL("%s: %s: tensor '%s' has unsupported dtype %s (supported: F32 F64 I64 I32 U8 BOOL, and F16 BF16 read as float32)", op, path, name,
                  jd->valuestring);
         int nd = cJSON_GetArraySize(js);
         if (nd > TN_MAX_DIMS) FAIL("%s: %s: tensor '%s' has %d dims (at most %d)", op, path, name, nd, TN_MAX_DIMS);
@@ -194,7 +232,7 @@ tn_safetensors *tn_load_safetensors(const char *path) {
             e > dsize)
             FAIL("%s: %s: tensor '%s' has data_offsets outside the data buffer (%llu bytes)", op, path, name,
                  (unsigned long long)dsize);
-        uint64_t need = numel * tn_dtype_size((tn_dtype)dt);
+        uint64_t need = numel * st_disk_size(dt);
         if (e - b != need) {
             int64_t shp[TN_MAX_DIMS];
             int i = 0;
@@ -202,7 +240,7 @@ tn_safetensors *tn_load_safetensors(const char *path) {
             char s[160];
             FAIL("%s: %s: tensor '%s' data_offsets [%llu, %llu] give %llu bytes, but %s %s needs %llu", op, path,
                  name, (unsigned long long)b, (unsigned long long)e, (unsigned long long)(e - b),
-                 tn_dtype_name((tn_dtype)dt), tn_shape_str(shp, nd, s, sizeof s), (unsigned long long)need);
+                 jd->valuestring, tn_shape_str(shp, nd, s, sizeof s), (unsigned long long)need);
         }
         ents[k].item = it;
         ents[k].begin = b;
@@ -243,13 +281,28 @@ tn_safetensors *tn_load_safetensors(const char *path) {
         for (const cJSON *d = js->child; d; d = d->next) shp[nd++] = (int64_t)d->valuedouble;
         st->names[i] = dupstr(it->string);
         if (!st->names[i]) FAIL("%s: %s: out of memory", op, path);
-        tn_tensor *t = tn_empty((tn_dtype)dt, nd, shp);
+        tn_tensor *t = tn_empty(st_mem_dtype(dt), nd, shp);
         st->count = i + 1;   /* from here on, free() releases entry i */
         if (!t) goto fail;
         st->tensors[i] = t;
         size_t nb = (size_t)(ents[i].end - ents[i].begin);
-        if (nb && pread_full(fd, tn_data(t), nb, dstart + ents[i].begin) < 0)
-            FAIL("%s: %s: read of tensor '%s' failed", op, path, it->string);
+        if (dt < TN_DTYPE_COUNT) {
+            if (nb && pread_full(fd, tn_data(t), nb, dstart + ents[i].begin) < 0)
+                FAIL("%s: %s: read of tensor '%s' failed", op, path, it->string);
+        } else {
+            /* 16-bit floats: read a block, widen it into the float32 tensor */
+            enum { BLOCK = 1 << 15 };
+            uint16_t buf[BLOCK];
+            float *out = tn_data(t);
+            for (int64_t done = 0; done < t->numel;) {
+                int64_t n = t->numel - done < BLOCK ? t->numel - done : BLOCK;
+                if (pread_full(fd, buf, (size_t)n * 2, dstart + ents[i].begin + (uint64_t)done * 2) < 0)
+                    FAIL("%s: %s: read of tensor '%s' failed", op, path, it->string);
+                for (int64_t j = 0; j < n; j++)
+                    out[done + j] = dt == ST_F16 ? half_to_float(buf[j]) : bf16_to_float(buf[j]);
+                done += n;
+            }
+        }
         if (dt == TN_BOOL) {
             unsigned char *p = tn_data(t);
             for (int64_t j = 0; j < t->numel; j++) p[j] = p[j] != 0;

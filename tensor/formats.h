@@ -20,6 +20,8 @@
  * dtype names on disk:   float32 float64 int64 int32 uint8 bool
  *     .npy descr          <f4     <f8     <i8   <i4   |u1   |b1
  *     safetensors dtype   F32     F64     I64   I32   U8    BOOL
+ * The safetensors reader also accepts F16 and BF16 (as published models
+ * often use) and returns them as float32; the writer never produces them.
  */
 #ifndef TN_FORMATS_H
 #define TN_FORMATS_H

@@ -354,6 +354,39 @@ START_TEST(test_safetensors_known_layout) {
 }
 END_TEST
 
+/* F16 and BF16 are widened to float32: every half value against ldexp. */
+START_TEST(test_safetensors_half) {
+    uint16_t *h = malloc(65536 * 2);
+    for (int i = 0; i < 65536; i++) h[i] = (uint16_t)i;
+    uint16_t bf[3] = {0x3f80, 0xc0a0, 0x7f80};  /* 1, -5, inf */
+    unsigned char *data = malloc(65536 * 2 + 6);
+    memcpy(data, h, 65536 * 2);
+    memcpy(data + 65536 * 2, bf, 6);
+    const char *p = fpath("half.safetensors");
+    make_st(p,
+            "{\"h\":{\"dtype\":\"F16\",\"shape\":[256,256],\"data_offsets\":[0,131072]},"
+            "\"b\":{\"dtype\":\"BF16\",\"shape\":[3],\"data_offsets\":[131072,131078]}}",
+            data, 65536 * 2 + 6);
+    tn_safetensors *st = tn_load_safetensors(p);
+    ck_assert_msg(st != NULL, "%s", tn_last_error());
+    ck_assert_int_eq(st->tensors[0]->dtype, TN_FLOAT32);
+    const float *f = tn_data(st->tensors[0]);
+    for (int i = 0; i < 65536; i++) {
+        int sgn = i >> 15, e = (i >> 10) & 31, m = i & 1023;
+        double want = e == 31 ? (m ? NAN : INFINITY) : e == 0 ? ldexp(m, -24) : ldexp(1024 + m, e - 25);
+        if (sgn) want = -want;
+        ck_assert_msg(isnan(want) ? isnan(f[i]) : (double)f[i] == want && !signbit(f[i]) == !signbit(want),
+                      "half 0x%04x: got %g, expected %g", i, (double)f[i], want);
+    }
+    ck_assert_double_eq(tn_get_flat(st->tensors[1], 0), 1);
+    ck_assert_double_eq(tn_get_flat(st->tensors[1], 1), -5);
+    ck_assert(isinf(tn_get_flat(st->tensors[1], 2)));
+    tn_safetensors_free(st);
+    free(data);
+    free(h);
+}
+END_TEST
+
 START_TEST(test_safetensors_hostile) {
     const char *p = fpath("h.safetensors");
     unsigned char data[64] = {0};
@@ -365,7 +398,8 @@ START_TEST(test_safetensors_hostile) {
          "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "overlaps"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, "hole"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 8, "cover 4"},
-        {"{\"a\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4, "unsupported dtype F16"},
+        {"{\"a\":{\"dtype\":\"F8_E4M3\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2, "unsupported dtype F8_E4M3"},
+        {"{\"a\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "needs 4"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4, "non-negative integer"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}", 4, "non-negative integer"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[\"2\"],\"data_offsets\":[0,4]}}", 4, "non-negative integer"},
@@ -715,6 +749,7 @@ static void add_tests(TCase *tc) {
     tcase_add_test(tc, test_npy_hostile);
     tcase_add_test(tc, test_safetensors_roundtrip);
     tcase_add_test(tc, test_safetensors_known_layout);
+    tcase_add_test(tc, test_safetensors_half);
     tcase_add_test(tc, test_safetensors_hostile);
     tcase_add_test(tc, test_safetensors_writer_errors);
     tcase_add_test(tc, test_atomic_write);
