@@ -414,13 +414,13 @@ NO_TRAP static inline float exp_f32(float x) {
 /* 8-lane max and double-accumulated sum of a contiguous row (vectorised) */
 #define DEF_ROWOPS(sfx, T)                                                         \
     static T rowmax_##sfx(const T *x, int64_t n) {                                 \
-        T lane[LANES];                                                             \
-        UNROLL for (int j = 0; j < LANES; j++) lane[j] = (T)-INFINITY;                    \
+        T lane[2 * LANES];   /* selects: no UNROLL (see reduce.c) */               \
+        for (int j = 0; j < 2 * LANES; j++) lane[j] = (T)-INFINITY;                \
         int64_t i = 0;                                                             \
-        for (; i + LANES <= n; i += LANES)                                         \
-            UNROLL for (int j = 0; j < LANES; j++) lane[j] = F_MAX(lane[j], x[i + j]);    \
-        UNROLL for (int w = LANES / 2; w > 0; w /= 2)                                     \
-            UNROLL for (int j = 0; j < w; j++) lane[j] = F_MAX(lane[j], lane[j + w]);     \
+        for (; i + 2 * LANES <= n; i += 2 * LANES)                                 \
+            for (int j = 0; j < 2 * LANES; j++) lane[j] = F_MAX(lane[j], x[i + j]); \
+        for (int w = LANES; w > 0; w /= 2)                                         \
+            for (int j = 0; j < w; j++) lane[j] = F_MAX(lane[j], lane[j + w]);     \
         T m = lane[0];                                                             \
         for (; i < n; i++) m = F_MAX(m, x[i]);                                     \
         return m;                                                                  \
@@ -434,10 +434,10 @@ NO_TRAP static inline float exp_f32(float x) {
                 UNROLL for (int j = 0; j < LANES; j++) lane[j] += (double)x[i + j] * y[i + j]; \
         } else {                                                                   \
             for (; i + LANES <= n; i += LANES)                                     \
-                UNROLL for (int j = 0; j < LANES; j++) lane[j] += (double)x[i + j];       \
+                UNROLL for (int j = 0; j < LANES; j++) lane[j] += (double)x[i + j]; \
         }                                                                          \
-        UNROLL for (int w = LANES / 2; w > 0; w /= 2)                                     \
-            UNROLL for (int j = 0; j < w; j++) lane[j] += lane[j + w];                    \
+        UNROLL for (int w = LANES / 2; w > 0; w /= 2)                              \
+            UNROLL for (int j = 0; j < w; j++) lane[j] += lane[j + w];             \
         double s = lane[0];                                                        \
         for (; i < n; i++) s += (double)x[i] * (y ? y[i] : 1);                     \
         return s;                                                                  \
