@@ -83,6 +83,25 @@ local function format_table(t, level, seen, opts)
   if #parts == 0 then return "{}" end
   local one = "{" .. table.concat(parts, ", ") .. "}"
   if #one + level * 2 <= opts.width and not one:find("\n") then return one end
+  -- short one-line entries (a list of numbers, say) are packed several to
+  -- a line; anything else goes one entry per line
+  local packable = true
+  for i = 1, #parts do
+    if #parts[i] > 24 or parts[i]:find("\n") then packable = false break end
+  end
+  if packable then
+    local lines, cur = {}, "  " .. parts[1]
+    for i = 2, #parts do
+      if #cur + 2 + #parts[i] > opts.width - level * 2 then
+        lines[#lines + 1] = cur .. ","
+        cur = "  " .. parts[i]
+      else
+        cur = cur .. ", " .. parts[i]
+      end
+    end
+    lines[#lines + 1] = cur
+    return "{\n" .. table.concat(lines, "\n") .. "\n}"
+  end
   for i = 1, #parts do parts[i] = "  " .. indent(parts[i], "  ") end
   return "{\n" .. table.concat(parts, ",\n") .. "\n}"
 end

@@ -191,7 +191,7 @@ START_TEST(pretty_printing) {
     EXPECT_OUT(s, "self = <cycle table: 0x", 3000);
     cmd(s, "{1, {2, {3, {4, {5, {6}}}}}}\n");
     EXPECT_OUT(s, "{...}", 3000);
-    cmd(s, "r = {}; for i = 1, 5000 do r[i] = {i, tostring(i)} end\n");
+    cmd(s, "r = {}; for i = 1, 5000 do r[i] = {i, 'a label longer than a packed entry'} end\n");
     cmd(s, "r\n");
     EXPECT_OUT(s, "more lines)", 3000);
     EXPECT_OUT(s, PROMPT, 3000);

@@ -36,16 +36,25 @@ end)
 
 T.test("wide tables go one entry per line; long output is cut", function()
   local wide = {}
-  for i = 1, 30 do wide[i] = "item" .. i end
+  for i = 1, 30 do wide[i] = "a longer item number " .. i end
   local s = pretty.format(wide)
-  T.ok(s:find('^{\n  "item1",\n  "item2",'), s)
+  T.ok(s:find('^{\n  "a longer item number 1",\n  "a longer item number 2",'), s)
+  -- short entries are packed, lines kept within the width
+  local nums = {}
+  for i = 1, 100 do nums[i] = i * 1000 end
+  s = pretty.format(nums)
+  T.ok(s:find("^{\n  1000, 2000, 3000, "), s)
+  for line in s:gmatch("[^\n]+") do T.ok(#line <= pretty.options.width, line) end
+  local back = load("return " .. s)()
+  T.eq(#back, 100)
+  T.eq(back[100], 100000)
   local many = {}
-  for i = 1, 1000 do many[i] = {i} end
+  for i = 1, 1000 do many[i] = {i, "a label longer than the packing limit"} end
   s = pretty.format(many)
   local lines = select(2, s:gsub("\n", "")) + 1
   T.ok(lines <= pretty.options.lines + 1, "lines: " .. lines)
   T.ok(s:find("more lines%)$"), s:sub(-60))
-  T.ok(not s:find("{999}"), "cut")
+  T.ok(not s:find("{999,"), "cut")
   s = pretty.format(many, {lines = 1000})
   T.ok(s:find("%.%.%. %(900 more%)"), "items limit")
 end)
