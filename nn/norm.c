@@ -320,7 +320,7 @@ tn_tensor *nn_batch_norm(tn_tensor *x, tn_tensor *running_mean, tn_tensor *runni
             tn_parallel_for(C, grain_for(N * S), f32 ? bn_stats_f32 : bn_stats_f64, &c);
         }
         for (int64_t ch = 0; ch < C; ch++) c.invstd[ch] = 1 / sqrt(c.var[ch] + eps);
-        if (training && running_mean) {
+        if (training && running_mean && N * S > 0) { /* an empty batch leaves them alone */
             double M = (double)(N * S);
             for (int64_t ch = 0; ch < C; ch++) {
                 double rm = tn_get_flat(running_mean, ch), rv = tn_get_flat(running_var, ch);
