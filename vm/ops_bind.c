@@ -13,6 +13,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 /* ---------- elementwise ---------- */
 
@@ -514,6 +515,13 @@ static int l_op_names(lua_State *L) {
     return 1;
 }
 
+static int l_wall_time(lua_State *L) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
+    return 1;
+}
+
 static int l_memory(lua_State *L) {
     lua_createtable(L, 0, 2);
     lua_pushinteger(L, (lua_Integer)tn_bytes_live());
@@ -568,6 +576,7 @@ static const lt_reg module_only_fns[] = {
     {"is_grad_enabled", l_is_grad_enabled, "ember.is_grad_enabled(): true when operations are recorded for autograd."},
     {"gradcheck", l_gradcheck, "ember.gradcheck(fn, inputs [, {eps=, atol=, rtol=}]): compares autograd gradients of fn with central differences; returns ok [, message]. Inputs are float64."},
     {"op_names", l_op_names, "ember.op_names(): the names of every differentiable op of the core."},
+    {"wall_time", l_wall_time, "ember.wall_time(): seconds on a monotonic wall clock (for timing; os.clock counts CPU time of all threads)."},
     {"memory", l_memory, "ember.memory(): {live_bytes=, allocated_bytes=} of tensor storage."},
     {"set_printoptions", lt_set_printoptions, "ember.set_printoptions{precision=, threshold=, edgeitems=, linewidth=}: how tensors print."},
     {NULL, NULL, NULL}};
