@@ -6,7 +6,7 @@
  * writes (a failed write leaves the old file and no temporary), gzip IDX,
  * and a fuzz pass that truncates, flips bytes and plants huge lengths in
  * valid files.  Run it under ASan/UBSan too:
- *   make BUILD=build-san OPT="-O1 -fsanitize=address,undefined" build-san/tests/test_formats
+ *   make BUILD=build-san OPT="-O1 -march=x86-64-v3 -fsanitize=address,undefined" build-san/tests/test_formats
  */
 #include "helpers.h"
 #include "tensor/formats.h"
