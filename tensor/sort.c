@@ -160,8 +160,8 @@ static void sort_lines(void *vc, int64_t lo, int64_t hi) {
 /* Sorts t along dim d keeping the first k of each line. */
 static int sort_common(tn_tensor *t, int dim, int64_t k, bool desc, tn_tensor **values,
                        tn_tensor **indices, const char *op, bool is_topk) {
-    if (!values || !indices) {
-        tn_error("%s: values and indices outputs are required", op);
+    if (!t || !values || !indices) {
+        tn_error("%s: a tensor and the values and indices outputs are required", op);
         return -1;
     }
     *values = *indices = NULL;
@@ -250,7 +250,6 @@ static int require_float(const tn_tensor *t, const char *op) {
              tn_dtype_name(t->dtype));
     return -1;
 }
-
 
 /* A contiguous tensor seen as (outer, n, inner) around one dim.  Work items
  * are (outer index, block of up to LINE_BLOCK inner positions); element
