@@ -15,7 +15,10 @@
  * temporary is ever built.  Two folds turn a batch into a single gemm:
  * rows (a (B,T,C) x (C,D) product is one (B*T,C) x (C,D) gemm) and
  * contraction (the weight gradient (C,D) = sum over B,T is one
- * (C,B*T) x (B*T,D) gemm).  Vector shapes use gemv or dot.  Integer dtypes
+ * (C,B*T) x (B*T,D) gemm).  Many small independent items (attention
+ * heads) run one per thread, each with single-threaded BLAS, and the serial
+ * loop polls tn_interrupted() between items.  Vector shapes use gemv or
+ * dot.  Integer dtypes
  * compute through float64 (exact below 2^53) and convert back; bool is an
  * error.  Mixed dtypes are promoted (PyTorch would refuse; promoting is the
  * friendlier rule and matches the elementwise ops).
