@@ -103,7 +103,7 @@ ember-san: $(REPL_OBJ) $(BUILD)/libember.a
 	$(CC) $(ALL_CFLAGS) -rdynamic -o $@ $(REPL_OBJ) $(BUILD)/libember.a $(LDLIBS)
 
 demo: all
-	./ember examples/tour.lua
+	./ember examples/fashion_cnn.lua
 
 bench: all
 	sh tests/bench/run.sh
