@@ -3,7 +3,8 @@
  *
  * What is completed, from the text before the cursor:
  *   - inside a string literal: file names (readline's own file completion;
- *     the closing quote is added when the name is unique and not a folder);
+ *     the closing quote is added when the name is unique and not a folder),
+ *     except for `require "` (module names) and `help "` (Lua names);
  *   - a bare name: Lua keywords, globals, and the lazily loaded modules of
  *     DESIGN.md (nn, optim, ...) even before their first use;
  *   - a dotted path `a.b.c` or a method `a.b:c`: the fields of the value the
@@ -215,20 +216,84 @@ static char *generator(const char *text, int state) {
     return strdup(cands[gen_next++]);
 }
 
+/* l_collect_modules(query*): names in package.preload and package.loaded */
+static int l_collect_modules(lua_State *L) {
+    const query *q = lua_touserdata(L, 1);
+    static const char *const tables[] = {LUA_PRELOAD_TABLE, LUA_LOADED_TABLE};
+    for (int i = 0; i < 2; i++) {
+        luaL_getsubtable(L, LUA_REGISTRYINDEX, tables[i]);
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+            lua_pop(L, 1);
+            if (lua_type(L, -1) != LUA_TSTRING) continue;
+            const char *k = lua_tostring(L, -1);
+            if (strncmp(k, q->partial, q->partlen) == 0 && k[0] != '_') cand_add("", 0, k);
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+/* The function a string literal is the first argument of: for
+ * `help("nn.Li` or `require "ember.` gives "help" / "require"; the
+ * quote is at quote_pos.  Empty when there is none. */
+static void called_function(int quote_pos, char *name, size_t size) {
+    int i = quote_pos - 1;
+    while (i >= 0 && rl_line_buffer[i] == ' ') i--;
+    if (i >= 0 && rl_line_buffer[i] == '(') i--;
+    while (i >= 0 && rl_line_buffer[i] == ' ') i--;
+    int end = i + 1;
+    while (i >= 0 && (isalnum((unsigned char)rl_line_buffer[i]) || rl_line_buffer[i] == '_' ||
+                      rl_line_buffer[i] == '.'))
+        i--;
+    size_t n = (size_t)(end - (i + 1));
+    if (n >= size) n = 0;
+    memcpy(name, rl_line_buffer + i + 1, n);
+    name[n] = '\0';
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0 && (a == b || s[a - b - 1] == '.');
+}
+
+/* whether list displays show whole candidates (module names) */
+static bool display_whole = false;
+
 static char **complete(const char *text, int start, int end) {
-    (void)start;
     (void)end;
     rl_attempted_completion_over = 1;  /* never fall back to file names in code */
-    if (rl_completion_quote_character) {
-        /* inside a string literal: a file name */
-        rl_filename_completion_desired = 1;
-        rl_filename_quoting_desired = 0;
-        rl_completion_append_character = '\0';
-        return rl_completion_matches(text, rl_filename_completion_function);
-    }
     rl_completion_append_character = '\0';
+    display_whole = false;
     cands_clear();
     query q;
+    if (rl_completion_quote_character) {
+        char fn[64];
+        called_function(start - 1, fn, sizeof fn);
+        if (strcmp(fn, "require") == 0) {
+            /* require "...: module names */
+            q.prefix = "";
+            q.plen = 0;
+            q.partial = text;
+            q.partlen = strlen(text);
+            q.methods_only = false;
+            int top = lua_gettop(cL);
+            lua_pushcfunction(cL, l_collect_modules);
+            lua_pushlightuserdata(cL, &q);
+            if (lua_pcall(cL, 1, 0, 0) != LUA_OK) cands_clear();
+            lua_settop(cL, top);
+            cands_sort_unique();
+            display_whole = true;
+            return ncands ? rl_completion_matches(text, generator) : NULL;
+        }
+        if (!ends_with(fn, "help")) {
+            /* any other string literal: a file name */
+            rl_filename_completion_desired = 1;
+            rl_filename_quoting_desired = 0;
+            return rl_completion_matches(text, rl_filename_completion_function);
+        }
+        /* help "nn.Lin...: Lua names, as in code */
+    }
     const char *sep = NULL;
     for (const char *s = text; *s; s++)
         if (*s == '.' || *s == ':') sep = s;
@@ -250,7 +315,7 @@ static char **complete(const char *text, int start, int end) {
 
 /* Lists candidates by their last component only. */
 static void display(char **matches, int num, int max_length) {
-    if (rl_filename_completion_desired || num < 1) {
+    if (rl_filename_completion_desired || display_whole || num < 1) {
         rl_display_match_list(matches, num, max_length);
         rl_forced_update_display();
         return;

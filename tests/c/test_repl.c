@@ -276,6 +276,16 @@ START_TEST(complete_file_names) {
     send_keys(s, "\n");  /* the completion closed the quote */
     cmd(s, "fname:match('[^/]*$')\n");
     EXPECT_OUT(s, "\"uniquefile_abc.txt\"", 3000);
+    /* but require "..." completes module names, help "..." Lua names */
+    cmd(s, "m = require 'ember.pre\t");  /* a unique name: the quote is closed */
+    usleep(200000);
+    send_keys(s, "\n");
+    cmd(s, "m == require 'ember.pretty'\n");
+    EXPECT_OUT(s, "true", 3000);
+    cmd(s, "help 'ember.zeros_l\t");
+    usleep(200000);
+    send_keys(s, "\n");
+    EXPECT_OUT(s, "zeros_like(", 3000);
     end_session(s);
 }
 END_TEST
