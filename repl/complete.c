@@ -12,6 +12,7 @@
  *     table (classes and their parents, string methods) and, when `__index`
  *     is a function (the tensor userdata), a `__methods` table and a
  *     `__fields` list the metatable exposes.  After ':' only functions.
+ *     Names starting with '_' are offered only once a '_' is typed.
  * The path is walked with ordinary indexing (so `nn.Lin<TAB>` loads nn the
  * way using it would) but never calls anything else: `f().x` is not
  * evaluated.  The walk runs under lua_pcall, so a failing __index only means
@@ -105,7 +106,8 @@ typedef struct {
 static bool wanted(const query *q, const char *name, size_t n) {
     if (!is_ident(name, n) || n < q->partlen || memcmp(name, q->partial, q->partlen) != 0)
         return false;
-    /* metamethods and other __names only when asked for */
+    /* _private names only when asked for with "_", metamethods with "__" */
+    if (name[0] == '_' && q->partlen == 0) return false;
     if (n >= 2 && name[0] == '_' && name[1] == '_' && !(q->partlen >= 2 && q->partial[1] == '_'))
         return false;
     return true;

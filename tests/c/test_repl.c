@@ -252,6 +252,17 @@ START_TEST(complete_methods) {
     cmd(s, "Obj = setmetatable({}, Base); Obj.__index = Obj; o = setmetatable({}, Obj)\n");
     cmd(s, "o:gre\t()\n");
     EXPECT_OUT(s, "\"hi from base\"", 3000);
+    /* _private names only once "_" is typed */
+    cmd(s, "P = {}; P.__index = P; function P:visible_m() end; function P:_hidden_m() end\n");
+    cmd(s, "p = setmetatable({}, P)\n");
+    cmd(s, "p:\t\t");
+    EXPECT_OUT(s, "visible_m", 3000);
+    usleep(100000);
+    pump(s, 100);
+    ck_assert_msg(strstr(s->out + s->pos - 40, "_hidden_m") == NULL, "offered a _private name:\n%s", s->out);
+    send_keys(s, "\x15\n");
+    cmd(s, "p:_\t() == nil\n");
+    EXPECT_OUT(s, "true", 3000);
     /* a function __index with a __methods table, as the tensor has */
     cmd(s, "mt = {__methods = {wiggle = function() return 'wiggled' end}}\n");
     cmd(s, "mt.__index = function(_, k) return mt.__methods[k] end; u = setmetatable({}, mt)\n");
