@@ -647,4 +647,19 @@ function Vocab:decode(ids)
 end
 doc(Vocab.decode, "vocab:decode(ids) -> string\n\nThe text of 1-based ids (a tensor or a list).")
 
+doc(M, [[data: datasets, loaders, transforms and readers
+
+data.tensors(x, y), data.split(ds, fraction), data.loader(ds, opts),
+data.fashion_mnist(split), data.cifar10(dir, split), data.idx(path),
+data.csv(path), data.fortunes(), data.vocab(text), transforms normalize,
+random_crop, horizontal_flip, compose.]])
+doc(TensorDataset, "data.TensorDataset: rows of tensors x (and y); made by data.tensors(x, y).")
+doc(TensorDataset.get, "ds:get(i) -> x, y\n\nThe i-th row of x and y (1-based; negative counts from the end).")
+doc(TensorDataset.batch, "ds:batch(idx) -> xb, yb\n\nThe rows idx (a 1-D int64 tensor, 1-based) via index_select.")
+doc(Subset, "data.Subset: some rows of a dataset, without copying; made by data.subset and data.split.")
+doc(Subset.get, "sub:get(i) -> x, y\n\nThe i-th row of the subset.")
+doc(Subset.batch, "sub:batch(idx) -> xb, yb\n\nRows idx of the subset, through the parent's batch().")
+doc(Loader, "data.Loader: batches of a dataset; made by data.loader(ds, opts).")
+doc(Vocab, "data.Vocab: a character vocabulary; made by data.vocab(text).")
+
 return M

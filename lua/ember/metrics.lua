@@ -192,6 +192,8 @@ end
 Confusion.__len = function(self) return self.k end
 
 function Confusion:totable() return self.counts end
+doc(Confusion.totable, "cm:totable() -> {{...}, ...}\n\nThe counts as nested lists (rows true, columns predicted).")
+doc(Confusion, "metrics.ConfusionMatrix: counts by true (rows) and predicted (columns) class; print(cm) shows a table.")
 
 M.confusion_matrix = doc(function(pred, y, k)
   local classes
@@ -208,5 +210,10 @@ Counts with true classes as rows and predicted classes as columns:
 cm.matrix (a k x k int64 tensor), cm.counts (nested lists), cm.classes;
 print(cm) shows an aligned table with the class names; plot.image(cm)
 draws it.]])
+
+doc(M, [[metrics: classification metrics
+
+metrics.accuracy, precision, recall, f1 (macro / micro / binary / per class)
+and confusion_matrix, from labels or scores.]])
 
 return M

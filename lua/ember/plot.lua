@@ -358,6 +358,7 @@ local function panel_script(fig, pi, p, out)
   if p.legend == false then out[#out + 1] = "unset key\n"
   elseif type(p.legend) == "string" then out[#out + 1] = "set key " .. p.legend .. "\n"
   else out[#out + 1] = "set key default\n" end
+  if p.xstep then out[#out + 1] = "set xtics " .. p.xstep .. "\n" end
   for _, cmd in ipairs(p.set) do out[#out + 1] = "set " .. cmd .. "\n" end
   local clauses = {}
   for si, s in ipairs(p.series) do
@@ -680,6 +681,7 @@ function M._fill_curves(fig, h)
     local p = fig.panels[i]
     p.title = p.title or k
     p.xlabel = p.xlabel or "epoch"
+    p.xstep = #h[k] <= 15 and 1 or nil   -- whole epochs
     if #h[k] > 0 then fig:line(h[k], {label = k, style = "linespoints"}) end
     local vk = h["val_" .. k]
     if type(vk) == "table" and #vk > 0 then fig:line(vk, {label = "val_" .. k, style = "linespoints"}) end
@@ -782,5 +784,14 @@ end, [[plot.sweep(results [, {curve=, objective=, save=, show=}]) -> Figure
 A sweep at a glance: every trial's curve (history[curve], default val_loss
 or loss) overlaid, labelled by its parameters, and the objective
 (metrics[objective], else the curve's last value) against each parameter.]])
+
+doc(M, [[plot: plots through gnuplot
+
+plot.line, plot.scatter, plot.hist, plot.image, plot.curves, plot.sweep,
+plot.figure; plot.terminal(), plot.config, plot.gnuplot(cmds), plot.close().]])
+doc(Figure, [[plot.Figure: a figure of one or more panels
+
+fig:line, fig:scatter, fig:boxes, fig:image, fig:title, fig:xlabel, fig:ylabel,
+fig:logscale, fig:legend, fig:set, fig:panel, fig:show, fig:save, fig:update.]])
 
 return M

@@ -703,4 +703,14 @@ value per epoch), h.epochs, h.lr, h.interrupted, h:plot().  Ctrl-C stops
 after the current batch and returns the History so far (interrupted=true);
 the model keeps its weights.]])
 
+doc(M, [[train: fit, evaluate and predict
+
+train.fit(model, data, opts) -> History, train.evaluate(model, data),
+train.predict(model, x); callbacks train.early_stopping{...},
+train.checkpoint{...}, train.scheduler(sched).]])
+doc(History, [[train.History: what fit returns
+
+h.loss, h.val_loss, h.<metric>, h.val_<metric>: one value per epoch;
+h.epochs, h.lr, h.interrupted, h.stopped_early; h:plot(), h:last(key).]])
+
 return M
