@@ -317,9 +317,11 @@ function Module:double() return self:to("float64") end
 function Module:float() return self:to("float32") end
 
 --- m:state_dict() -> {["1.weight"] = tensor, ...}: parameters and buffers by dotted path
+-- The tensors are copies (PyTorch returns views): a state dict taken as a
+-- snapshot, for early stopping say, stays as it was while training goes on.
 function Module:state_dict()
   local sd = {}
-  for _, e in ipairs(collect(self, "", BOTH, {}, {})) do sd[e[1]] = e[2]:detach() end
+  for _, e in ipairs(collect(self, "", BOTH, {}, {})) do sd[e[1]] = e[2]:detach():clone() end
   return sd
 end
 
@@ -555,7 +557,8 @@ doc(Module.apply, "m:apply(fn) -> m: calls fn(module) on every submodule (childr
 doc(Module.to, "m:to(dtype) -> m: converts the float parameters and buffers to \"float32\" or \"float64\" (grads are dropped).")
 doc(Module.double, "m:double() -> m: m:to(\"float64\").")
 doc(Module.float, "m:float() -> m: m:to(\"float32\").")
-doc(Module.state_dict, "m:state_dict() -> table: dotted name -> tensor for every parameter and buffer (PyTorch's names).")
+doc(Module.state_dict, "m:state_dict() -> table: dotted name -> tensor for every parameter and buffer (PyTorch's names);\n" ..
+    "the tensors are copies, so a state dict is a snapshot.")
 doc(Module.load_state_dict, "m:load_state_dict(sd [, strict=true]) -> missing, unexpected\n\n" ..
     "Copies the tensors of sd (flat dotted keys or nested tables) into the parameters and buffers.\n" ..
     "Shapes must match; with strict, missing or unexpected keys are an error.")

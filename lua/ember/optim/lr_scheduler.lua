@@ -103,12 +103,20 @@ function LRScheduler:state_dict()
   return sd
 end
 
---- sched:load_state_dict(sd): restores a saved schedule (the optimizer's lr comes from its own state)
+--- sched:load_state_dict(sd): restores a saved schedule and the lr it had set
+-- Building the scheduler has set the epoch-0 lr; the saved lr goes back so
+-- that training resumes where it stopped.
 function LRScheduler:load_state_dict(sd)
   if type(sd) ~= "table" then error(class.name(self) .. ".load_state_dict: expected a table", 2) end
   for k, v in pairs(sd) do
     if type(v) == "table" then v = as_list(v) else v = dec(v) end
     self[k] = v
+  end
+  local last = self._last_lr
+  if type(last) == "table" then
+    for i, g in ipairs(self.optimizer.param_groups) do
+      if type(last[i]) == "number" then g.lr = last[i] end
+    end
   end
 end
 
@@ -384,7 +392,7 @@ doc(LRScheduler, "optim.LRScheduler: base of the epoch schedulers: sched:step([e
 doc(LRScheduler.step, "sched:step([epoch]): advances one epoch (or to epoch) and sets the lr of every param group.")
 doc(LRScheduler.get_last_lr, "sched:get_last_lr() -> list: the lr of each param group after the last step.")
 doc(LRScheduler.state_dict, "sched:state_dict() -> table of numbers (ember.save can store it).")
-doc(LRScheduler.load_state_dict, "sched:load_state_dict(sd): restores a schedule saved with state_dict().")
+doc(LRScheduler.load_state_dict, "sched:load_state_dict(sd): restores a schedule saved with state_dict(), and the lr it had set.")
 doc(StepLR, "optim.StepLR(opt, step_size [, gamma=0.1]): lr = base_lr * gamma^floor(epoch / step_size).")
 doc(ExponentialLR, "optim.ExponentialLR(opt, gamma): lr = base_lr * gamma^epoch.")
 doc(CosineAnnealingLR, "optim.CosineAnnealingLR(opt, T_max [, eta_min=0]): lr = eta_min + (base_lr - eta_min)(1 + cos(pi epoch/T_max))/2.")
