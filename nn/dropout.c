@@ -30,18 +30,21 @@ typedef struct {
  * ones: kept, zero: dropped), then applied in a separate loop that
  * vectorises.  Any form with a condition (a branch, a select, even
  * keep * scale) compiled to a branch that is mispredicted about every other
- * element, since the mask is random: 4x slower.  ANDing the bits of x * s
- * with the mask cannot be turned into a branch. */
+ * element, since the mask is random: 4x slower.  ANDing the bits of the
+ * scale s with the mask (giving s or 0) cannot be turned into a branch, and
+ * multiplying by that keeps PyTorch's x * mask * s semantics (a dropped NaN
+ * stays NaN). */
 #define DROPOUT_BLOCK 256
 #define DEF_DROPOUT(T, M, sfx)                                                            \
     __attribute__((noinline)) static void mask_block_##sfx(                               \
         int64_t n, const T *restrict x, T *restrict y, const M *restrict mask, T s) {     \
+        M sb;                                                                             \
+        memcpy(&sb, &s, sizeof sb);                                                       \
         for (int64_t j = 0; j < n; j++) {                                                 \
-            T v = x[j] * s;                                                               \
-            M b;                                                                          \
-            memcpy(&b, &v, sizeof b);                                                     \
-            b &= mask[j];                                                                 \
-            memcpy(&y[j], &b, sizeof b);                                                  \
+            M kb = sb & mask[j]; /* the bits of s or of 0 */                              \
+            T k;                                                                          \
+            memcpy(&k, &kb, sizeof k);                                                    \
+            y[j] = x[j] * k;                                                              \
         }                                                                                 \
     }                                                                                     \
     static void dropout_##sfx(void *vctx, int64_t lo, int64_t hi) {                       \

@@ -267,6 +267,12 @@ START_TEST(test_dropout_identity_and_errors) {
     y = nn_dropout(x, 1, true);
     for (int i = 0; i < 10; i++) ck_assert_double_eq(tn_get_flat(y, i), 0);
     tn_release(y);
+    /* x * mask * scale as PyTorch: a dropped NaN stays NaN */
+    tn_tensor *xn = tn_full(TN_FLOAT32, 1, (int64_t[]){64}, NAN);
+    y = nn_dropout(xn, 0.5, true);
+    for (int i = 0; i < 64; i++) ck_assert(isnan(tn_get_flat(y, i)));
+    tn_release(y);
+    tn_release(xn);
     EXPECT_ERROR(nn_dropout(x, 1.5, true), "between 0 and 1, got 1.5");
     EXPECT_ERROR(nn_dropout(x, -0.1, true), "between 0 and 1");
     tn_tensor *xi = tn_zeros(TN_INT64, 1, (int64_t[]){3});
