@@ -23,11 +23,13 @@ static void usage(FILE *f) {
             "usage: ember [options] [script [args]]\n"
             "  -e code    run code\n"
             "  -i         enter the REPL after running script / code\n"
-            "  -l mod     require module mod into global mod\n"
+            "  -l mod     require module mod (or ember.mod: -l nn) into global mod\n"
             "  --version  print the version\n"
             "  --help     this text\n"
             "With no script, ember starts the interactive REPL (or, when stdin\n"
-            "is not a terminal, runs stdin as a script).\n");
+            "is not a terminal, runs stdin as a script).  In the REPL: help()\n"
+            "lists the modules, TAB completes, Ctrl-C stops running code,\n"
+            "Ctrl-D exits; history is kept in ~/.ember_history.\n");
 }
 
 /* arg table as lua.c builds it: script at 0, its arguments at 1.. */
