@@ -178,7 +178,8 @@ static int proc_write(lua_State *L) {
 
 /* p:read_until(marker, timeout_s): reads the child's stderr until a line
  * holding `marker` arrives.  Returns the text before the marker's line and a
- * status: "ok", "eof" (the child closed stderr: it exited) or "timeout". */
+ * status: "ok", "eof" (the child closed stderr: it exited), "timeout" or
+ * "interrupted" (Ctrl-C while waiting). */
 static int proc_read_until(lua_State *L) {
     vm_proc *p = check_proc(L);
     size_t mlen;
@@ -209,7 +210,10 @@ static int proc_read_until(lua_State *L) {
         if (left <= 0) { status = "timeout"; break; }
         struct pollfd pfd = {p->err_fd, POLLIN, 0};
         int r = poll(&pfd, 1, (int)(left * 1000) + 1);
-        if (r < 0 && errno == EINTR) continue;
+        if (r < 0 && errno == EINTR) {
+            if (tn_interrupted()) { status = "interrupted"; break; }  /* Ctrl-C: stop waiting */
+            continue;
+        }
         if (r == 0) { status = "timeout"; break; }
         char buf[4096];
         ssize_t got = read(p->err_fd, buf, sizeof buf);

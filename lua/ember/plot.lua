@@ -85,6 +85,9 @@ local function send(script, quiet)
     local msg = clean_message(text)
     stop_session()
     error("plot: gnuplot exited" .. (msg ~= "" and (": " .. msg) or ""), 0)
+  elseif status == "interrupted" then
+    stop_session()   -- its answers would now be out of step with our questions
+    error("plot: interrupted", 0)
   elseif status == "timeout" then
     stop_session()
     error("plot: gnuplot did not answer within " .. M.config.timeout .. " s", 0)
@@ -104,7 +107,8 @@ function M._session()
   if session and session.proc:alive() then return session end
   session = nil
   local prog = M.config.gnuplot or os.getenv("EMBER_GNUPLOT") or "gnuplot"
-  local proc, err = sys.spawn{prog}
+  -- -persist: windows outlive the gnuplot process (a script's plots stay up)
+  local proc, err = sys.spawn{prog, "-persist"}
   if not proc then
     error("plot: gnuplot is not installed (" .. err .. "): install the Debian package gnuplot-nox", 0)
   end
@@ -490,6 +494,7 @@ local function render(fig)
                  (M.config.size and " " .. size_opt(800, 600) or "")
     local tline = tname .. (tname == "sixelgd" and "" or (" " .. fig.id)) .. size
     if tname == "sixelgd" then
+      io.stdout:flush()   -- gnuplot writes the picture to our stdout
       send(script(fig, tline, nil))
     else
       send(script(fig, tline .. " title " .. gp_quote("ember figure " .. fig.id), nil))

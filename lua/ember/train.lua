@@ -61,7 +61,7 @@ end
 local function as_loader(d, opts, shuffle, fname)
   if is_loader(d) then return d end
   return data.loader(as_dataset(d, fname), {batch_size = opts.batch_size or 32, shuffle = shuffle,
-                                            drop_last = opts.drop_last})
+                                            drop_last = opts.drop_last, transform = opts.transform})
 end
 
 -- ------------------------------------------------------------------ losses --
@@ -320,7 +320,7 @@ function Progress:line(b, seen, logs, keys)
 end
 
 function Progress:update(b, seen, logs, keys)
-  if self.mode ~= "bar" then return end
+  if self.mode ~= "bar" or b == self.nb then return end   -- finish() draws the last state
   local now = sys.clock()
   if now - self.last < 0.1 and b < self.nb then return end
   self.last = now
@@ -687,7 +687,7 @@ M.fit = doc(function(model, d, opts)
 end, [[train.fit(model, data, opts) -> History
 
 Trains model on data (a dataset, a loader, or {x, y}).  opts:
-  epochs=1, batch_size=32, shuffle=true, seed=
+  epochs=1, batch_size=32, shuffle=true, seed=, transform= (training batches)
   optimizer= an optimizer, or "sgd" "adam" (default) "adamw" "rmsprop"
     "adagrad" with lr= (momentum=, weight_decay=)
   loss= a function (out, y) -> scalar, or "mse" (default) "l1" "smooth_l1"
@@ -700,8 +700,9 @@ Trains model on data (a dataset, a loader, or {x, y}).  opts:
   plot=true: live loss/metric curves (redrawn each epoch, throttled)
 Returns a History: h.loss, h.val_loss, h.accuracy, h.val_accuracy, ... (one
 value per epoch), h.epochs, h.lr, h.interrupted, h:plot().  Ctrl-C stops
-after the current batch and returns the History so far (interrupted=true);
-the model keeps its weights.]])
+after the current batch and returns the History so far (interrupted=true;
+the interrupted epoch's values cover the batches it finished); the model
+keeps its weights.  A second Ctrl-C interrupts at once.]])
 
 doc(M, [[train: fit, evaluate and predict
 
