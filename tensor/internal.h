@@ -46,4 +46,8 @@ void tn_broadcast_strides(const tn_tensor *t, int ndim, const int64_t *shape, in
 /* Elements per parallel chunk for cheap elementwise loops. */
 #define TN_GRAIN 32768
 
+/* logsumexp of a float tensor along one dim, no autograd (sort.c; the fused
+ * path of reduce.c's logsumexp). */
+tn_tensor *tn_logsumexp_dim_raw(tn_tensor *t, int d, bool keepdim);
+
 #endif

@@ -760,7 +760,8 @@ static tn_tensor *as_out_shape(tn_tensor *c, const tn_tensor *t, uint32_t mask, 
 }
 
 /* logsumexp = m + log(sum(exp(x - m))) with m the max (0 where infinite), so
- * large inputs cannot overflow. */
+ * large inputs cannot overflow.  One dim or all dims run fused in one kernel
+ * (sort.c); other lists of dims are composed from reductions. */
 static tn_tensor *logsumexp_mask(tn_tensor *t, uint32_t mask, uint32_t keep) {
     tn_tensor *x = tn_dtype_is_float(t->dtype) ? tn_retain(t) : tn_to(t, TN_FLOAT32);
     if (!x) return NULL;
@@ -772,6 +773,24 @@ static tn_tensor *logsumexp_mask(tn_tensor *t, uint32_t mask, uint32_t keep) {
         out = tn_full(x->dtype, nd, shape, -INFINITY);
         goto done;
     }
+    if (x->ndim == 0 || __builtin_popcount(mask) == 1) {  /* one dim: fused (sort.c) */
+        int dim1 = x->ndim == 0 ? 0 : __builtin_ctz(mask);
+        out = tn_logsumexp_dim_raw(x, dim1, (keep & mask) != 0);
+        goto done;
+    }
+    if (mask == all_mask(x->ndim)) {  /* everything: fused over the flattened tensor */
+        tn_tensor *c = tn_contiguous(x);
+        tn_tensor *flat = c ? tn_alias(c, 1, &c->numel, (int64_t[]){1}, c->offset) : NULL;
+        tn_tensor *r = flat ? tn_logsumexp_dim_raw(flat, 0, false) : NULL;
+        int64_t shape[TN_MAX_DIMS], zs[TN_MAX_DIMS] = {0};
+        int nd = reduced_shape(x, mask, keep, shape);
+        out = r ? tn_alias(r, nd, shape, zs, r->offset) : NULL;   /* 0-dim or (1, 1, ...) */
+        tn_release(c);
+        tn_release(flat);
+        tn_release(r);
+        goto done;
+    }
+    /* other lists of dims: composite */
     m = reduce_raw(K_MAX, x, mask, mask, x->dtype, P_NONE, 1);
     if (!m) goto done;
     for (int64_t i = 0; i < m->numel; i++) {

@@ -545,6 +545,80 @@ DEF_SOFTMAX_BWD(softmax_bwd_f64, f64, double, exp, 0)
 DEF_SOFTMAX_BWD(log_softmax_bwd_f32, f32, float, exp_f32, 1)
 DEF_SOFTMAX_BWD(log_softmax_bwd_f64, f64, double, exp, 1)
 
+/* logsumexp along the dim: out[line] = m + log(sum(exp(x - m))), m the
+ * line's max (0 when infinite, so all -inf gives -inf and +inf gives +inf).
+ * Same passes as softmax, but the exps only feed the sum: in row mode they
+ * go through a small buffer so both the exp and the sum loops vectorise. */
+#define LSE_BUF 256
+#define DEF_LSE(name, sfx, T, EXP)                                                 \
+    NO_TRAP static void name(void *vc, int64_t lo, int64_t hi) {                   \
+        const lines *L = vc;                                                       \
+        const T *x = L->x;                                                         \
+        T *out = L->out;                                                           \
+        int64_t in = L->inner, n = L->n;                                           \
+        for (int64_t w = lo; w < hi; w++) {                                        \
+            LINE_ITEM(L, w, base, ni);                                             \
+            int64_t ob = o_ * in + i0_;   /* output index of the item's first line */ \
+            if (in == 1) {                                                         \
+                const T *xr = x + base;                                            \
+                T m = rowmax_##sfx(xr, n);                                         \
+                if (isinf(m)) m = 0;                                               \
+                T buf[LSE_BUF];                                                    \
+                double s = 0;                                                      \
+                for (int64_t j = 0; j < n; j += LSE_BUF) {                         \
+                    int64_t len = n - j < LSE_BUF ? n - j : LSE_BUF;               \
+                    for (int64_t i = 0; i < len; i++) buf[i] = EXP(xr[j + i] - m); \
+                    s += rowdot_##sfx(buf, NULL, len);                             \
+                }                                                                  \
+                out[ob] = (T)((double)m + log(s));                                 \
+                continue;                                                          \
+            }                                                                      \
+            T m[LINE_BLOCK];                                                       \
+            double s[LINE_BLOCK];                                                  \
+            for (int64_t i = 0; i < ni; i++) {                                     \
+                m[i] = (T)-INFINITY;                                               \
+                s[i] = 0;                                                          \
+            }                                                                      \
+            for (int64_t j = 0; j < n; j++) {                                      \
+                const T *xr = x + base + j * in;                                   \
+                for (int64_t i = 0; i < ni; i++) m[i] = F_MAX(m[i], xr[i]);        \
+            }                                                                      \
+            for (int64_t i = 0; i < ni; i++) m[i] = isinf(m[i]) ? 0 : m[i];        \
+            for (int64_t j = 0; j < n; j++) {                                      \
+                const T *xr = x + base + j * in;                                   \
+                for (int64_t i = 0; i < ni; i++) s[i] += EXP(xr[i] - m[i]);        \
+            }                                                                      \
+            for (int64_t i = 0; i < ni; i++) out[ob + i] = (T)((double)m[i] + log(s[i])); \
+        }                                                                          \
+    }
+DEF_LSE(lse_f32, f32, float, exp_f32)
+DEF_LSE(lse_f64, f64, double, exp)
+
+/* logsumexp of a float tensor along dim d (no autograd: reduce.c records
+ * it).  The result is contiguous with d removed, or kept as size 1. */
+tn_tensor *tn_logsumexp_dim_raw(tn_tensor *t, int d, bool keepdim) {
+    if (require_float(t, "logsumexp") < 0) return NULL;
+    int64_t shape[TN_MAX_DIMS];
+    int nd = 0;
+    for (int i = 0; i < t->ndim; i++)
+        if (i != d) shape[nd++] = t->shape[i];
+        else if (keepdim) shape[nd++] = 1;
+    bool was = tn_set_grad_enabled(false);
+    tn_tensor *c = tn_contiguous(t);
+    tn_set_grad_enabled(was);
+    tn_tensor *out = c ? tn_empty(t->dtype, nd, shape) : NULL;
+    if (out) {
+        lines L;
+        lines_init(&L, c, d);
+        L.x = tn_data(c);
+        L.out = tn_data(out);
+        if (L.n == 0) tn_fill_(out, -INFINITY);
+        else lines_run(&L, t->dtype == TN_FLOAT32 ? lse_f32 : lse_f64);
+    }
+    tn_release(c);
+    return out;
+}
+
 static tn_tensor *softmax_common(tn_tensor *t, int dim, bool is_log) {
     const char *op = is_log ? "log_softmax" : "softmax";
     int d = tn_wrap_dim(dim, t->ndim, op);

@@ -177,6 +177,27 @@ START_TEST(test_logsumexp_norm_var) {
     tn_tensor *ninf = T1(TN_FLOAT32, 2, {-INFINITY, -INFINITY});
     tn_tensor *ln = tn_reduce(TN_R_LOGSUMEXP, ninf, NULL, 0, false);
     ck_assert(ln && isinf(tn_item(ln)) && tn_item(ln) < 0);
+    /* +inf and NaN, rows (fused) and a list of dims (composite), keepdim */
+    tn_tensor *sp = T2(TN_FLOAT32, 2, 2, {1, INFINITY, 1, NAN});
+    tn_tensor *lsp = R1(TN_R_LOGSUMEXP, sp, 1, false), *lsc = R1(TN_R_LOGSUMEXP, sp, 0, true);
+    ck_assert(isinf(tn_get_flat(lsp, 0)) && isnan(tn_get_flat(lsp, 1)));
+    EXPECT_SHAPE(lsc, 1, 2);
+    EXPECT(lsc, 1e-6, {1 + log(2), NAN});
+    tn_tensor *l3 = tn_randn(TN_FLOAT64, 3, (int64_t[]){2, 3, 4});
+    int d02[2] = {0, 2};
+    tn_tensor *la = tn_reduce(TN_R_LOGSUMEXP, l3, NULL, 0, true);
+    tn_tensor *lb = tn_reduce(TN_R_LOGSUMEXP, l3, d02, 2, false);
+    EXPECT_SHAPE(la, 1, 1, 1);
+    EXPECT_SHAPE(lb, 3);
+    double tot = 0, part[3] = {0};
+    for (int64_t q = 0; q < 24; q++) {
+        double e = exp(tn_get_flat(l3, q));
+        tot += e;
+        part[(q / 4) % 3] += e;
+    }
+    EXPECT(la, 1e-12, {log(tot)});
+    EXPECT(lb, 1e-12, {log(part[0]), log(part[1]), log(part[2])});
+    tn_release(sp); tn_release(lsp); tn_release(lsc); tn_release(l3); tn_release(la); tn_release(lb);
     tn_tensor *v = T1(TN_FLOAT32, 4, {3, -4, 0, 12});
     tn_tensor *n2 = tn_norm(v, 2, TN_ALL_DIMS, false), *n1 = tn_norm(v, 1, 0, false);
     tn_tensor *ni = tn_norm(v, INFINITY, 0, false), *n3 = tn_norm(v, 3, 0, true);
