@@ -15,6 +15,7 @@
 -- alone); without one they come from ember.randperm, so ember.manual_seed
 -- makes a whole script reproducible.
 local ember = require("ember")
+local class = require("ember.class")
 local sys = ember._sys
 
 local M = {}
@@ -60,8 +61,7 @@ end
 
 -- ------------------------------------------------------- tensor datasets --
 
-local TensorDataset = {}
-TensorDataset.__name = "TensorDataset"
+local TensorDataset = class("TensorDataset")
 M.TensorDataset = TensorDataset
 
 function TensorDataset.__len(self) return self.n end
@@ -117,8 +117,7 @@ ds[i] -> {x[i], y[i]}, ds:batch(idx) -> whole batches (index_select).]])
 
 -- ----------------------------------------------------------------- subsets --
 
-local Subset = {}
-Subset.__name = "Subset"
+local Subset = class("Subset")
 M.Subset = Subset
 Subset.__len = function(self) return self.n end
 Subset.__index = function(self, k)
@@ -195,9 +194,7 @@ end
 
 -- ------------------------------------------------------------------ loader --
 
-local Loader = {}
-Loader.__index = Loader
-Loader.__name = "Loader"
+local Loader = class("Loader")
 M.Loader = Loader
 
 function Loader.__len(self)
@@ -592,9 +589,7 @@ The fortunes of the Debian package fortunes: f.texts[i] with its category
 f.categories[i] (the file it came from), f.labels (int64, 1-based index into
 f.classes), #f, f:get(i) -> text, category.]])
 
-local Vocab = {}
-Vocab.__index = Vocab
-Vocab.__name = "Vocab"
+local Vocab = class("Vocab")
 Vocab.__len = function(self) return #self.chars end
 Vocab.__tostring = function(self) return string.format("Vocab(%d characters)", #self.chars) end
 M.Vocab = Vocab

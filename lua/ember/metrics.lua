@@ -10,6 +10,7 @@
 -- float (0./1. targets).  Counting runs on Lua tables: O(N) with no K x N
 -- temporaries.
 local ember = require("ember")
+local class = require("ember.class")
 
 local M = {}
 
@@ -164,9 +165,7 @@ M.f1 = doc(function(pred, y, opts) return score("f1", pred, y, opts, "metrics.f1
 
 -- ------------------------------------------------------- confusion matrix --
 
-local Confusion = {}
-Confusion.__index = Confusion
-Confusion.__name = "ConfusionMatrix"
+local Confusion = class("ConfusionMatrix")
 M.ConfusionMatrix = Confusion
 
 function Confusion.__tostring(self)

@@ -23,6 +23,7 @@
 -- (fit{plot=true}) update: change the data, then fig:update(), throttled to
 -- one redraw per `interval` seconds.
 local ember = require("ember")
+local class = require("ember.class")
 local sys = ember._sys
 
 local M = {}
@@ -211,9 +212,7 @@ end
 
 -- ---------------------------------------------------------------- figure --
 
-local Figure = {}
-Figure.__index = Figure
-Figure.__name = "Figure"
+local Figure = class("Figure")
 M.Figure = Figure
 local next_id = 0
 
@@ -625,8 +624,7 @@ A histogram of the values of t; fig.counts holds the bin counts.]])
 M.image = doc(function(t, opts)
   opts = opts or {}
   local fig = M.figure{size = opts.size}
-  local mt = getmetatable(t)
-  if mt and mt.__name == "ConfusionMatrix" then
+  if class.name(t) == "ConfusionMatrix" then
     local names = t.classes
     if not names then
       names = {}

@@ -16,6 +16,7 @@
 -- has parameters(); train()/eval(), state_dict()/load_state_dict() are
 -- used when present (every nn.Module has them).
 local ember = require("ember")
+local class = require("ember.class")
 local sys = ember._sys
 local data = require("ember.data")
 local metrics_mod = require("ember.metrics")
@@ -231,9 +232,7 @@ grad and in eval mode, concatenated along dim 1.]])
 
 -- ----------------------------------------------------------------- History --
 
-local History = {}
-History.__index = History
-History.__name = "History"
+local History = class("History")
 M.History = History
 
 local function history_keys(h)
@@ -295,8 +294,7 @@ end
 
 -- mode: "bar" (a terminal: one line redrawn in place), "line" (one line per
 -- epoch), "none"
-local Progress = {}
-Progress.__index = Progress
+local Progress = class("Progress")
 
 local function new_progress(mode, epoch, epochs, nb)
   return setmetatable({mode = mode, epoch = epoch, epochs = epochs, nb = nb, t0 = sys.clock(),
@@ -447,7 +445,7 @@ M.scheduler = doc(function(sched, opts)
   if type(sched) ~= "table" or type(sched.step) ~= "function" then
     error("train.scheduler: expected a scheduler (an object with :step())", 2)
   end
-  local name = getmetatable(sched) and rawget(getmetatable(sched), "__name") or ""
+  local name = class.name(sched) or ""
   local per = opts.per or (name == "OneCycleLR" and "batch" or "epoch")
   local needs_metric = opts.monitor ~= nil or name == "ReduceLROnPlateau"
   local cb = {name = "scheduler", scheduler = sched, monitor = opts.monitor or "val_loss",
