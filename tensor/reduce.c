@@ -881,7 +881,11 @@ tn_tensor *tn_sum_to(tn_tensor *t, int ndim, const int64_t *shape) {
 #define CHECK(x) do { if (!(x)) return -1; } while (0)
 
 int sum_backward(tn_node *n, tn_tensor *g, tn_tensor **gin) {
-    return (gin[0] = expand_back(g, n)) ? 0 : -1;
+    gin[0] = expand_back(g, n);
+    /* it shares g's storage: marked as a view so the engine copies it before
+     * accumulating into it in place */
+    if (gin[0]) gin[0]->is_view = true;
+    return gin[0] ? 0 : -1;
 }
 
 int mean_backward(tn_node *n, tn_tensor *g, tn_tensor **gin) {

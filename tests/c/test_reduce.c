@@ -767,6 +767,15 @@ START_TEST(test_grad_ties_and_zeros) {
     tn_tensor *nz = tn_norm(z, 2, TN_ALL_DIMS, false);
     ck_assert_int_eq(tn_backward(nz, NULL, false), 0);
     EXPECT(z->grad, 0, {0, 0, 0});
+    /* summing a size-1 dim: the gradient passed in is never written to */
+    tn_tensor *w = LEAF(3, 1);
+    tn_tensor *w2 = tn_mul_scalar(w, 2.0), *w3 = tn_add(w2, w2);
+    tn_tensor *ws = tn_sum(w3, 1, false);
+    tn_tensor *ug = T1(TN_FLOAT64, 3, {1, 2, 3});
+    ck_assert_int_eq(tn_backward(ws, ug, false), 0);
+    EXPECT(ug, 0, {1, 2, 3});
+    EXPECT(w->grad, 1e-12, {4, 8, 12});
+    tn_release(w); tn_release(w2); tn_release(w3); tn_release(ws); tn_release(ug);
     /* integer reductions record nothing */
     tn_tensor *ii = T1(TN_INT64, 2, {1, 2});
     tn_tensor *si = tn_sum(ii, 0, false);
