@@ -261,8 +261,9 @@ local function pool_class(cname, fname, two, avg)
   function C:init(k, arg) pool_init(self, cname, k, arg, two) end
   function C:forward(x)
     pool_check(cname, x, two and 2 or 1)
-    return ember[fname](x, self.kernel_size, {stride = self.stride, padding = self.padding,
-                        ceil_mode = self.ceil_mode, count_include_pad = avg and self.count_include_pad or nil})
+    local o = {stride = self.stride, padding = self.padding, ceil_mode = self.ceil_mode}
+    if avg then o.count_include_pad = self.count_include_pad end
+    return ember[fname](x, self.kernel_size, o)
   end
   C.extra_repr = pool_repr
   L[cname] = C
@@ -479,11 +480,22 @@ activation("LeakyReLU", function(self, x) return x:leaky_relu(self.negative_slop
            "nn.LeakyReLU([negative_slope=0.01]): x for x > 0, negative_slope * x otherwise.",
            function(self, slope) self.negative_slope = slope or 0.01 end,
            function(self) return "negative_slope=" .. self.negative_slope end)
+-- the tanh form is composed from tensor ops (the C kernel is the exact erf form)
+local GELU_C = math.sqrt(2 / math.pi)
+local function gelu_tanh(x)
+  return x * 0.5 * (1 + ((x + x * x * x * 0.044715) * GELU_C):tanh())
+end
+
 activation("GELU", function(self, x)
-  if self.approximate == "tanh" then return x:gelu("tanh") end
+  if self.approximate == "tanh" then return gelu_tanh(x) end
   return x:gelu()
 end, "nn.GELU([approximate='none']): x * Phi(x) (approximate='tanh' for the tanh form).",
-function(self, approximate) self.approximate = approximate or "none" end)
+function(self, approximate)
+  self.approximate = approximate or "none"
+  if self.approximate ~= "none" and self.approximate ~= "tanh" then
+    error("GELU: approximate must be 'none' or 'tanh', got '" .. tostring(approximate) .. "'", 3)
+  end
+end)
 activation("SiLU", function(_, x) return x:silu() end, "nn.SiLU(): x * sigmoid(x) (swish).")
 activation("Sigmoid", function(_, x) return x:sigmoid() end, "nn.Sigmoid(): 1 / (1 + exp(-x)).")
 activation("Tanh", function(_, x) return x:tanh() end, "nn.Tanh(): tanh(x).")
