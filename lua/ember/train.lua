@@ -619,10 +619,11 @@ M.fit = doc(function(model, d, opts)
           lsum = lsum + lv * n
           seen = seen + n
           if #mets > 0 then
-            preds[#preds + 1] = metric_preds(out, logits)
-            ys[#ys + 1] = targets_of(yb)
+            local pb, yt = metric_preds(out, logits), targets_of(yb)
+            preds[#preds + 1], ys[#ys + 1] = pb, yt
             for i, m in ipairs(mets) do
-              local v = m.fn(out:detach(), yb)
+              -- named metrics reuse the batch's labels (no second argmax)
+              local v = m.named and m.exact(pb, yt) or m.fn(out:detach(), yb)
               fsums[i] = (fsums[i] or 0) + v * n
               running[m.name] = fsums[i] / seen
             end
