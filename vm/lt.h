@@ -49,6 +49,7 @@ void lt_open_ops(lua_State *L, int methods, int module);
 /* format_bind.c and others register themselves the same way */
 void lt_open_formats(lua_State *L, int module);
 void lt_open_nn(lua_State *L, int module);   /* nn_bind.c */
+void lt_open_sweep(lua_State *L, int module);   /* sweep_bind.c: ember._sweep */
 
 /* tostring of a tensor into the buffer (print.c) */
 void lt_tensor_tostring(lua_State *L, tn_tensor *t);

@@ -1169,6 +1169,7 @@ int vm_open_tensor(lua_State *L) {
     lt_open_ops(L, methods, module);
     lt_open_formats(L, module);
     lt_open_nn(L, module);
+    lt_open_sweep(L, module);
 
     luaL_newmetatable(L, VM_TENSOR_MT);
     tensor_mt_ptr = lua_topointer(L, -1);
