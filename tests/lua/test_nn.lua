@@ -96,6 +96,10 @@ T.test("Module: registration in definition order, nested names, plain fields", f
   net.scale = nil
   T.eq(#net:parameters(), 5)
   T.eq(net.scale, nil)
+  net.scale = nn.Parameter(ember.ones(1))  -- back, in its old place
+  T.eq(#net:parameters(), 6)
+  T.eq(select(1, net:named_parameters()()), "fc1.weight")
+  T.eq(rawget(net, "fc1"), net.fc1)  -- registered values are plain fields
   -- a module field replaced by a number becomes a plain field
   net.fc2 = 7
   T.eq(net.fc2, 7)

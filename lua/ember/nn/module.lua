@@ -3,15 +3,16 @@
 -- checkpoints, dtype conversion, the printed tree), nn.Parameter, and the
 -- containers Sequential and ModuleList.
 --
--- Registration: a Module instance keeps what it registers out of its own
--- fields, in three raw tables: _reg (name -> tensor or module), _kind (name
--- -> "param" | "buffer" | "module") and _order (names in registration
--- order, which fixes the order of parameters() and of state_dict keys, as
--- PyTorch's definition order).  Because registered names are never raw
--- fields, every assignment `self.weight = t` reaches __newindex, and
--- __index finds registered values before methods.  A value is registered
--- when it is a Module, or a parameter: a float leaf tensor that requires
--- grad (nn.Parameter(t) makes one).  Anything else is a plain field.
+-- Registration: registered values are ordinary fields of the instance (so
+-- reading them is a plain table access, and completion and pairs() see
+-- them); two raw tables beside them record _kind (name -> "param" |
+-- "buffer" | "module") and _order (names in registration order, which fixes
+-- the order of parameters() and of state_dict keys, as PyTorch's definition
+-- order).  Assigning a new name goes through __newindex, which registers a
+-- Module, or a parameter: a float leaf tensor that requires grad
+-- (nn.Parameter(t) makes one); anything else is a plain field.  Reassigning
+-- a registered field keeps its kind while it holds a value of that kind;
+-- set to nil or to something else, it drops out of the traversals.
 local ember = require("ember")
 local class = require("ember.class")
 
@@ -37,70 +38,42 @@ local function shape_str(shape)
 end
 M.shape_str = shape_str
 
--- the three registry tables, made on first registration (subclasses need
--- not call a parent init)
-local function registry(self)
-  local reg = rawget(self, "_reg")
-  if reg == nil then
-    reg = {}
-    rawset(self, "_reg", reg)
-    rawset(self, "_kind", {})
+-- the registry: _kind (name -> kind) and _order (names in registration
+-- order), made on first registration (subclasses need not call a parent init)
+local function kinds_of(self)
+  local kinds = rawget(self, "_kind")
+  if kinds == nil then
+    kinds = {}
+    rawset(self, "_kind", kinds)
     rawset(self, "_order", {})
   end
-  return reg
+  return kinds
 end
 
 local function register(self, name, value, kind)
-  local reg = registry(self)
-  local kinds = rawget(self, "_kind")
+  local kinds = kinds_of(self)
   if kinds[name] == nil then
     local order = rawget(self, "_order")
     order[#order + 1] = name
   end
-  rawset(self, name, nil)  -- a plain field of that name would shadow it
   kinds[name] = kind
-  reg[name] = value
+  rawset(self, name, value)
 end
 
-local function unregister(self, name)
-  local kinds = rawget(self, "_kind")
-  kinds[name] = nil
-  rawget(self, "_reg")[name] = nil
-  local order = rawget(self, "_order")
-  for i = 1, #order do
-    if order[i] == name then
-      table.remove(order, i)
-      break
-    end
-  end
+-- whether v can fill a slot of this kind
+local function fits(kind, v)
+  if kind == "module" then return is_module(v) end
+  return is_tensor(v)
 end
 
-function Module.__index(self, k)
-  local reg = rawget(self, "_reg")
-  if reg then
-    local v = reg[k]
-    if v ~= nil then return v end
-  end
-  return getmetatable(self)[k]
-end
-
+-- reached only for names that are not raw fields: new names, and names set
+-- to nil before
 function Module.__newindex(self, k, v)
   local kinds = rawget(self, "_kind")
   local kind = kinds and kinds[k]
-  if kind then
-    if v == nil then
-      unregister(self, k)
-    elseif kind == "module" and is_module(v) then
-      rawget(self, "_reg")[k] = v
-    elseif kind ~= "module" and is_tensor(v) then
-      rawget(self, "_reg")[k] = v  -- a parameter or buffer slot keeps its kind
-    else
-      unregister(self, k)
-      Module.__newindex(self, k, v)
-    end
-    return
-  end
-  if is_module(v) then
+  if kind and fits(kind, v) then
+    rawset(self, k, v)
+  elseif is_module(v) then
     register(self, k, v, "module")
   elseif is_tensor(v) and v.requires_grad and v.is_leaf then
     register(self, k, v, "param")
@@ -132,7 +105,7 @@ end
 function Module:register_parameter(name, t)
   if t ~= nil and not is_tensor(t) then error("register_parameter: expected a tensor for '" .. tostring(name) .. "'", 2) end
   if t == nil then
-    if rawget(self, "_kind") and self._kind[name] then unregister(self, name) end
+    rawset(self, name, nil)
     return
   end
   register(self, name, t, "param")
@@ -151,17 +124,22 @@ function Module:add_module(name, m)
   return m
 end
 
--- iterates (name, value, kind) over the module's own registry in order
+-- iterates (name, value, kind) over the module's registered fields in
+-- order; a name whose field now holds something else (nil, a number in a
+-- module slot) is skipped, so reassigning a field is all it takes to drop it
 local function own(self)
   local order = rawget(self, "_order") or {}
-  local reg, kinds = rawget(self, "_reg"), rawget(self, "_kind")
+  local kinds = rawget(self, "_kind")
   local i = 0
-  return function()
+  local function nxt()
     i = i + 1
     local name = order[i]
     if name == nil then return nil end
-    return name, reg[name], kinds[name]
+    local v, kind = rawget(self, name), kinds[name]
+    if not fits(kind, v) then return nxt() end
+    return name, v, kind
   end
+  return nxt
 end
 M.own = own
 
@@ -302,14 +280,15 @@ function Module:to(dtype)
     error("to: a module converts to a float dtype (float32 or float64), got " .. tostring(dtype), 2)
   end
   for _, m in ipairs(self:modules()) do
-    local reg = rawget(m, "_reg")
+    local changed = {}
     for name, v, kind in own(m) do
       if kind ~= "module" and FLOAT[v.dtype] and v.dtype ~= dtype then
         local nt = v:detach():to(dtype)
         if kind == "param" and v.requires_grad then nt:requires_grad_(true) end
-        reg[name] = nt
+        changed[name] = nt
       end
     end
+    for name, nt in pairs(changed) do rawset(m, name, nt) end
   end
   return self
 end
