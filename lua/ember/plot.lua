@@ -58,8 +58,13 @@ local function clean_message(text)
   return table.concat(keep, "; ")
 end
 
+-- an error, as opposed to a warning ("line 1: warning: Skipping data file
+-- with no valid points"), which gnuplot reports in the same form
 local function is_error(text)
-  return text:find("line %d+:") ~= nil or text:find("\n%s*%^") ~= nil
+  for rest in text:gmatch("line %d+:%s*([^\n]*)") do
+    if not rest:find("^warning:") then return true end
+  end
+  return false
 end
 
 local function stop_session()
@@ -366,6 +371,7 @@ local function panel_script(fig, pi, p, out)
   local clauses = {}
   for si, s in ipairs(p.series) do
     local name = pre .. si
+    if s.x and s.x:numel() == 0 then goto continue end   -- nothing to draw (an empty range is an error)
     local title = s.label and ("title " .. gp_quote(s.label)) or "notitle"
     if s.kind == "line" then
       out[#out + 1] = block(name, sys.format_columns(s.x, s.y))
@@ -429,10 +435,12 @@ local function panel_script(fig, pi, p, out)
                                               .. "tc rgb 'red' notitle", name)
       end
     end
+    ::continue::
   end
   if #clauses == 0 then
-    -- an empty panel still draws its axes and title
-    clauses[1] = "NaN notitle"
+    -- an empty panel still draws its axes and title (explicit ranges: an
+    -- autoscaled range of no points is an error)
+    clauses[1] = "[0:1][0:1] NaN notitle"
   end
   out[#out + 1] = "plot " .. table.concat(clauses, ", \\\n     ") .. "\n"
 end

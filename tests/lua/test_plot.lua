@@ -201,6 +201,23 @@ T.test("gnuplot errors are Lua errors and the session survives", function()
   T.raises(function() plot.line("abc") end, "tensor or a list")
 end)
 
+T.test("empty figures and series draw; gnuplot warnings are not errors", function()
+  local empty = plot.figure{title = "nothing yet"}
+  empty:save(tmpdir .. "/empty.png")
+  check_png(tmpdir .. "/empty.png")
+  local fig = plot.figure{layout = {1, 2}}
+  fig:line({}, {label = "no points"})
+  fig:panel(2):line({1, 2})
+  fig:save(tmpdir .. "/half.svg")
+  check_svg(tmpdir .. "/half.svg")
+  -- a constant series gives a warning ("empty y range [3:3], adjusting"),
+  -- printed on stderr, not an error
+  local w = plot.figure()
+  w:line({1, 2}, {3, 3})
+  w:save(tmpdir .. "/warned.png")
+  check_png(tmpdir .. "/warned.png")
+end)
+
 -- the ember being tested, as an absolute path (children run with odd PATHs)
 local function ember_path()
   local e = os.getenv("EMBER") or "./ember"
