@@ -1185,6 +1185,15 @@ int vm_open_tensor(lua_State *L) {
     lua_setfield(L, -2, "__index");
     lua_pushvalue(L, methods);
     lua_setfield(L, -2, "__methods");
+    /* the properties __index answers, for REPL completion of `t.<TAB>` */
+    static const char *const fields[] = {"shape", "dtype", "grad", "requires_grad", "grad_fn",
+                                         "is_leaf", "ndim", "T", NULL};
+    lua_newtable(L);
+    for (int i = 0; fields[i]; i++) {
+        lua_pushstring(L, fields[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "__fields");
     lua_pop(L, 1);
     lua_pushvalue(L, methods);
     lua_setfield(L, module, "Tensor");  /* methods table, for extension from Lua */
