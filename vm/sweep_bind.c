@@ -422,7 +422,15 @@ static int l_in_worker(lua_State *L) {
 static cJSON *encode_number(double d) {
     if (isnan(d)) return cJSON_CreateString("NaN");
     if (isinf(d)) return cJSON_CreateString(d > 0 ? "Infinity" : "-Infinity");
-    return cJSON_CreateNumber(d);
+    /* cJSON prints 15 digits whenever they are "close enough": a resumed
+     * sweep must see exactly the doubles it logged, so print the shortest
+     * of %.15g..%.17g that reads back to the same bits */
+    char buf[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d) break;
+    }
+    return cJSON_CreateRaw(buf);
 }
 
 /* Whether the table at idx is a list 1..n with n >= 1 and nothing else. */
@@ -453,7 +461,11 @@ static cJSON *encode_value(lua_State *L, int idx, int depth) {
     case LUA_TNIL: return cJSON_CreateNull();
     case LUA_TBOOLEAN: return cJSON_CreateBool(lua_toboolean(L, idx));
     case LUA_TNUMBER:
-        if (lua_isinteger(L, idx)) return cJSON_CreateNumber((double)lua_tointeger(L, idx));
+        if (lua_isinteger(L, idx)) {
+            char buf[32];
+            snprintf(buf, sizeof buf, "%lld", (long long)lua_tointeger(L, idx));
+            return cJSON_CreateRaw(buf);
+        }
         return encode_number(lua_tonumber(L, idx));
     case LUA_TSTRING: return cJSON_CreateString(lua_tostring(L, idx));
     case LUA_TTABLE: break;
