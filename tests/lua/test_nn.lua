@@ -121,6 +121,10 @@ T.test("Module: shared parameters count once; apply; zero_grad; frozen parameter
   a.bias.requires_grad = false
   T.eq(seq:num_parameters(true), 9)
   T.eq(seq:num_parameters(), 12)
+  T.eq(seq:requires_grad_(false), seq)
+  T.eq(seq:num_parameters(true), 0)
+  seq:requires_grad_()
+  T.eq(seq:num_parameters(true), 12)
 end)
 
 T.test("Sequential and ModuleList: 1-based children, #, add, append, forward errors", function()
@@ -657,6 +661,8 @@ T.test("errors name the layer and the shapes", function()
   T.raises(function() nn.MaxPool2d(2)(ember.randn(5)) end, "MaxPool2d: expected input (N, C, H, W)")
   T.raises(function() nn.Linear(2, 2)("x") end, "Linear: expected a tensor input, got string")
   T.raises(function() nn.Parameter(ember.tensor{1, 2}) end, "only float tensors")
+  T.raises(function() nn.Conv2d(1, 2, 3)(ember.randn(1, 1, 5, 5):double()) end,
+           "Conv2d: input is float64 but the layer's weights are float32")
 end)
 
 T.test("tostring: the module tree with shapes and parameter counts", function()

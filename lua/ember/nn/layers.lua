@@ -109,6 +109,14 @@ local function conv_input(name, x, channels, nspatial)
   return x, unbatched
 end
 
+-- the kernels need one float dtype; say how to fix a mismatch
+local function same_dtype(name, x, w)
+  if x.dtype ~= w.dtype then
+    error(string.format("%s: input is %s but the layer's weights are %s (convert one: m:to(\"%s\") or x:to(\"%s\"))",
+                        name, x.dtype, w.dtype, x.dtype, w.dtype), 3)
+  end
+end
+
 local function conv_opts(self, name, opts, two)
   local s1, s2 = pair(opt(opts, "stride", 1), name, "stride")
   local d1, d2 = pair(opt(opts, "dilation", 1), name, "dilation")
@@ -151,6 +159,7 @@ end
 
 function Conv1d:forward(x)
   local xb, unbatched = conv_input("Conv1d", x, self.in_channels, 1)
+  same_dtype("Conv1d", xb, self.weight)
   local y = ember.conv1d(xb, self.weight, self.bias, {stride = self.stride, padding = self.padding,
                                                       dilation = self.dilation})
   return unbatched and y:squeeze(1) or y
@@ -177,6 +186,7 @@ end
 
 function Conv2d:forward(x)
   local xb, unbatched = conv_input("Conv2d", x, self.in_channels, 2)
+  same_dtype("Conv2d", xb, self.weight)
   local sh = xb.shape
   local kh = self.dilation[1] * (self.kernel_size[1] - 1) + 1
   local kw = self.dilation[2] * (self.kernel_size[2] - 1) + 1
@@ -214,6 +224,7 @@ end
 
 function ConvTranspose2d:forward(x)
   local xb, unbatched = conv_input("ConvTranspose2d", x, self.in_channels, 2)
+  same_dtype("ConvTranspose2d", xb, self.weight)
   local y = ember.conv_transpose2d(xb, self.weight, self.bias, {stride = self.stride, padding = self.padding,
                                    output_padding = self.output_padding, dilation = self.dilation})
   return unbatched and y:squeeze(1) or y

@@ -254,6 +254,13 @@ function Module:zero_grad()
   return self
 end
 
+--- m:requires_grad_([flag=true]) -> m: turns gradient tracking of every parameter on or off (freezing)
+function Module:requires_grad_(flag)
+  if flag == nil then flag = true end
+  for _, p in ipairs(self:parameters()) do p.requires_grad = flag and true or false end
+  return self
+end
+
 --- m:num_parameters([trainable_only]) -> number of scalar parameters
 function Module:num_parameters(trainable_only)
   local n = 0
@@ -531,6 +538,7 @@ doc(Module.named_modules, "m:named_modules() -> iterator of (dotted name, module
 doc(Module.train, "m:train([mode=true]) -> m: sets the training field of m and all submodules (dropout, batch norm).")
 doc(Module.eval, "m:eval() -> m: evaluation mode, m:train(false).")
 doc(Module.zero_grad, "m:zero_grad() -> m: sets every parameter's grad to nil.")
+doc(Module.requires_grad_, "m:requires_grad_([flag=true]) -> m: sets requires_grad of every parameter (false freezes the module).")
 doc(Module.num_parameters, "m:num_parameters([trainable_only]) -> integer: the number of scalar parameters.")
 doc(Module.apply, "m:apply(fn) -> m: calls fn(module) on every submodule (children first) and on m.")
 doc(Module.to, "m:to(dtype) -> m: converts the float parameters and buffers to \"float32\" or \"float64\" (grads are dropped).")
