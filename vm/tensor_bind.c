@@ -61,7 +61,8 @@ int vm_error(lua_State *L, const char *op) {
 
 void vm_push_tensor(lua_State *L, tn_tensor *t) {
     if (!t) {
-        vm_error(L, "ember");
+        /* core messages start with the op's name already */
+        luaL_error(L, "%s", tn_last_error());
         return;
     }
     lt_box *b = lua_newuserdatauv(L, sizeof *b, 0);
