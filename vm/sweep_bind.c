@@ -520,12 +520,24 @@ static cJSON *encode_value(lua_State *L, int idx, int depth) {
     return obj;
 }
 
-/* _sweep.json_encode(value) -> string (one line), or raises. */
+/* _sweep.json_encode(value [, order]) -> string (one line), or raises.
+ * order: key names that come first, in this order, in the top-level object
+ * (log lines read better with trial and status first). */
 static int l_json_encode(lua_State *L) {
     luaL_checkany(L, 1);
-    lua_settop(L, 1);
+    lua_settop(L, 2);
     cJSON *j = encode_value(L, 1, 0);
     if (!j) return lua_error(L);
+    if (cJSON_IsObject(j) && lua_istable(L, 2)) {
+        lua_Integer n = (lua_Integer)lua_rawlen(L, 2);
+        for (lua_Integer i = n; i >= 1; i--) {  /* back to front: each moves to the head */
+            lua_rawgeti(L, 2, i);
+            const char *k = lua_tostring(L, -1);
+            cJSON *item = k ? cJSON_DetachItemFromObjectCaseSensitive(j, k) : NULL;
+            lua_pop(L, 1);
+            if (item) cJSON_InsertItemInArray(j, 0, item);  /* keeps item->string */
+        }
+    }
     char *s = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     if (!s) return luaL_error(L, "json_encode: out of memory");

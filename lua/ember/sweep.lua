@@ -359,9 +359,11 @@ end
 
 -- ------------------------------------------------------------ the parent --
 
+local LOG_ORDER = {"trial", "status", "params", "seed", "metrics", "seconds", "error"}
+
 local function log_event(path, ev)
   if not path then return end
-  local ok, err = S.append(path, S.json_encode(ev))
+  local ok, err = S.append(path, S.json_encode(ev, LOG_ORDER))
   if not ok then io.stderr:write("sweep: cannot write the log: ", tostring(err), "\n") end
 end
 

@@ -1,0 +1,52 @@
+-- tests/bench/sweep.lua: wall time of a sweep of 8 equal trials, each about
+-- 0.5 s of single-threaded math (a small autograd model: forward, backward
+-- and an update on tensors too small for parallel loops), with parallel = 1
+-- and parallel = 2 worker processes, and the speed-up (goal: >= 1.7x on 2
+-- cores).  Run: ./ember tests/bench/sweep.lua [seconds_per_trial]
+local sweep = require("ember.sweep")
+local S = ember._sweep
+
+local per_trial = tonumber(arg and arg[1]) or 0.5
+
+local function work(iters)
+  local x = ember.randn(32, 16)
+  local y = ember.randn(32, 16)
+  local w = (ember.randn(16, 16) * 0.1):requires_grad_()
+  local loss
+  for _ = 1, iters do
+    loss = ((x:matmul(w):relu() - y) ^ 2):mean()
+    w.grad = nil
+    loss:backward()
+    ember.no_grad(function() w:sub_(w.grad * 0.01) end)
+  end
+  return loss:item()
+end
+
+-- calibrate: iterations for per_trial seconds on one thread
+ember.set_num_threads(1)
+local iters, t = 200, 0
+while true do
+  local t0 = S.clock()
+  work(iters)
+  t = S.clock() - t0
+  if t > 0.1 then break end
+  iters = iters * 2
+end
+iters = math.max(1, math.floor(iters * per_trial / t))
+
+local function run(parallel)
+  local t0 = S.clock()
+  local res = sweep.run{space = {k = sweep.int(1, 8)}, parallel = parallel, verbose = false,
+                        trial = function() return {loss = work(iters)} end}
+  local wall = S.clock() - t0
+  for _, r in ipairs(res) do assert(r.status == "COMPLETE", r.error) end
+  return wall, res
+end
+
+print(string.format("sweep bench: 8 trials of %d iterations (~%.2f s each on 1 thread), %d cores",
+                    iters, per_trial, S.cores()))
+local w1 = run(1)
+print(string.format("parallel = 1: %6.2f s", w1))
+local w2 = run(2)
+print(string.format("parallel = 2: %6.2f s", w2))
+print(string.format("speed-up:     %6.2fx (goal >= 1.7x)", w1 / w2))
