@@ -541,7 +541,8 @@ doc(Module.zero_grad, "m:zero_grad() -> m: sets every parameter's grad to nil.")
 doc(Module.requires_grad_, "m:requires_grad_([flag=true]) -> m: sets requires_grad of every parameter (false freezes the module).")
 doc(Module.num_parameters, "m:num_parameters([trainable_only]) -> integer: the number of scalar parameters.")
 doc(Module.apply, "m:apply(fn) -> m: calls fn(module) on every submodule (children first) and on m.")
-doc(Module.to, "m:to(dtype) -> m: converts the float parameters and buffers to \"float32\" or \"float64\" (grads are dropped).")
+doc(Module.to, "m:to(dtype) -> m: converts the float parameters and buffers to \"float32\" or \"float64\".\n\n" ..
+    "The converted ones are new tensors (grads dropped): build the optimizer after converting.")
 doc(Module.double, "m:double() -> m: m:to(\"float64\").")
 doc(Module.float, "m:float() -> m: m:to(\"float32\").")
 doc(Module.state_dict, "m:state_dict() -> table: dotted name -> tensor for every parameter and buffer (PyTorch's names);\n" ..
