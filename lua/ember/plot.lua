@@ -104,7 +104,10 @@ local function send(script, quiet)
       s.proc:write("unset multiplot\nunset output\n")
       error("plot: gnuplot: " .. clean_message(text), 0)
     end
-    if not quiet then io.stderr:write("plot: gnuplot: ", clean_message(text), "\n") end
+    -- "empty y range [1:1], adjusting to [0.99:1.01]" (a constant or one-point
+    -- series) is gnuplot doing the right thing: not worth a message
+    local msg = clean_message(text:gsub("[^\n]*[Ww]arning: empty %w+ range[^\n]*adjusting[^\n]*", ""))
+    if not quiet and msg ~= "" then io.stderr:write("plot: gnuplot: ", msg, "\n") end
   end
   return text
 end
@@ -367,6 +370,7 @@ local function panel_script(fig, pi, p, out)
   elseif type(p.legend) == "string" then out[#out + 1] = "set key " .. p.legend .. "\n"
   else out[#out + 1] = "set key default\n" end
   if p.xstep then out[#out + 1] = "set xtics " .. p.xstep .. "\n" end
+  if p.xrange then out[#out + 1] = "set xrange " .. p.xrange .. "\n" end
   for _, cmd in ipairs(p.set) do out[#out + 1] = "set " .. cmd .. "\n" end
   local clauses = {}
   for si, s in ipairs(p.series) do
@@ -693,6 +697,7 @@ function M._fill_curves(fig, h)
     p.title = p.title or k
     p.xlabel = p.xlabel or "epoch"
     p.xstep = #h[k] <= 15 and 1 or nil   -- whole epochs
+    p.xrange = #h[k] == 1 and "[0.5:1.5]" or nil   -- one epoch: not an empty range
     if #h[k] > 0 then fig:line(h[k], {label = k, style = "linespoints"}) end
     local vk = h["val_" .. k]
     if type(vk) == "table" and #vk > 0 then fig:line(vk, {label = "val_" .. k, style = "linespoints"}) end

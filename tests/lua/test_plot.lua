@@ -211,7 +211,7 @@ T.test("empty figures and series draw; gnuplot warnings are not errors", functio
   fig:save(tmpdir .. "/half.svg")
   check_svg(tmpdir .. "/half.svg")
   -- a constant series gives a warning ("empty y range [3:3], adjusting"),
-  -- printed on stderr, not an error
+  -- not an error
   local w = plot.figure()
   w:line({1, 2}, {3, 3})
   w:save(tmpdir .. "/warned.png")
