@@ -12,9 +12,10 @@
 -- (__call, __tostring, __newindex, ...) live in the class table.  Lua looks
 -- metamethods up without __index, so extend() copies the parent's
 -- metamethods into the child; methods are inherited through the class
--- table's own metatable (__index = parent).  If a class defines __index as a
--- function (nn.Module does, to find registered parameters), subclasses keep
--- that function; otherwise instances look fields up in their class.
+-- table's own metatable (__index = parent).  Define a class's metamethods
+-- before extending it (they are copied at extend time).  If a class sets
+-- __index to a function (to compute fields), subclasses keep that function;
+-- otherwise instances look fields up in their class.
 local class = {}
 
 -- metamethods that belong to the class itself, not to its instances' lookup
@@ -51,8 +52,8 @@ local function new_class(name, parent)
     cls.__index = (type(pidx) == "function") and pidx or cls
   else
     cls.__index = cls
+    cls.extend = class.extend  -- C:extend(name), inherited by every subclass
   end
-  -- C:extend(name) makes a subclass of C (inherited by every class)
   return setmetatable(cls, class_meta(parent))
 end
 
@@ -85,20 +86,7 @@ end
 --- class.parent(cls): the parent class, or nil for a root class.
 function class.parent(cls) return rawget(cls, "__class_parent") end
 
--- every class gets :extend through a shared root method table; root classes
--- made by class(name) have no parent, so extend is looked up here
-local root_methods = {extend = class.extend}
-local function root_class(name)
-  local cls = new_class(name, nil)
-  -- root classes inherit extend() and nothing else
-  cls.extend = root_methods.extend
-  return cls
-end
-
-setmetatable(class, {__call = function(_, name, parent)
-  if parent then return new_class(name, parent) end
-  return root_class(name)
-end})
+setmetatable(class, {__call = function(_, name, parent) return new_class(name, parent) end})
 
 local ok, ember = pcall(require, "ember")
 if ok and ember.doc then
