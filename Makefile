@@ -27,7 +27,9 @@ ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) -fPIC -pthread -MMD -MP -I. $(PKG_CFL
 # GCC 12's -O2 cost model ("very-cheap") vectorises no loop of unknown
 # length, and sqrtf keeps a branch for errno: without these two flags not one
 # elementwise loop of tensor/ (nor an optimizer update) is vectorised.
-ALL_CFLAGS += -fvect-cost-model=dynamic -fno-math-errno
+# -fno-trapping-math lets it if-convert float selects (max, relu, clamp,
+# the branch-free exp); ember never enables floating-point traps.
+ALL_CFLAGS += -fvect-cost-model=dynamic -fno-math-errno -fno-trapping-math
 LDLIBS  := $(PKG_LIBS) -lreadline -lm -pthread
 
 CORE_SRC := $(wildcard tensor/*.c) $(wildcard nn/*.c)

@@ -50,4 +50,44 @@ void tn_broadcast_strides(const tn_tensor *t, int ndim, const int64_t *shape, in
  * path of reduce.c's logsumexp). */
 tn_tensor *tn_logsumexp_dim_raw(tn_tensor *t, int d, bool keepdim);
 
+/* ---- a vectorisable float32 exp, shared by softmax and the elementwise ops ---- */
+#include <math.h>
+#include <string.h>
+
+/* exp for float32 lanes: Cephes' expf (range reduction by ln 2, degree-6
+ * polynomial, the power of two built from exponent bits in two halves so
+ * the whole float range works), within 1e-7 relative, branch-free so the
+ * loops around it vectorise (libm's expf is a scalar call).  Below -87.3 it
+ * returns 0 (what softmax over masked -inf entries needs).  GCC if-converts
+ * the selects only when float compares may be assumed not to trap, hence
+ * NO_TRAP on this and on the kernels that inline it. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NO_TRAP __attribute__((optimize("no-trapping-math")))
+#else
+#define NO_TRAP
+#endif
+NO_TRAP static inline float tn_exp_f32(float x) {
+    float c = x < 88.72283f ? x : 88.72283f;
+    c = c > -87.3f ? c : -87.3f;
+    float fn = (c * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  /* round */
+    float r = c - fn * 0.693359375f;
+    r = r - fn * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    float y = p * (r * r) + r + 1.0f;
+    int32_t n = (int32_t)fn, n1 = n >> 1;
+    int32_t b1 = (n1 + 127) << 23, b2 = (n - n1 + 127) << 23;
+    float s1, s2;
+    memcpy(&s1, &b1, sizeof s1);
+    memcpy(&s2, &b2, sizeof s2);
+    y = y * s1 * s2;
+    y = x > 88.72283f ? INFINITY : y;
+    y = x < -87.3f ? 0.0f : y;
+    return x != x ? x : y;
+}
+
 #endif
