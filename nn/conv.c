@@ -38,8 +38,12 @@ typedef struct {
 } direct_plan;
 
 /* Stride-1 convolutions with at most this many weights per output channel
- * run the direct kernel; the others im2col + GEMM. */
-static int64_t direct_max_k = 64;
+ * run the direct kernels, the others im2col + GEMM; -1 chooses by measured
+ * crossovers (tests/bench/conv_bench.c): with AVX-512 the direct kernels
+ * beat OpenBLAS's AVX2 GEMM up to K in the thousands, except on tiny
+ * planes where the junk columns and short loops dominate; with 256-bit
+ * vectors (and float64) GEMM wins from K ~ 200. */
+static int64_t direct_max_k = -1;
 
 int64_t nn_conv_set_direct_max_k(int64_t k) {
     int64_t was = direct_max_k;
@@ -196,16 +200,23 @@ typedef struct {
     conv_kind kind;
 } conv_ctx;
 
-/* The direct kernels take stride-1 convolutions with at most direct_max_k
- * weights per output channel; the input gradient of such a convolution is
- * one too (with O*kh*kw weights per channel) when the padding is at most
- * the dilated kernel's reach. */
-static bool use_direct(conv_kind kind, const conv_geom *g) {
-    return kind != CONVT2D && g->sh == 1 && g->sw == 1 && g->K <= direct_max_k;
+/* Whether a stride-1 convolution with k weights per output channel and
+ * planes of `plane` outputs runs the direct kernels. */
+static bool direct_ok(tn_dtype dt, int64_t k, int64_t plane) {
+    if (direct_max_k >= 0) return k <= direct_max_k;
+    if (dt == TN_FLOAT32 && use_avx512()) return k <= 4096 && plane >= 32;
+    return k <= 160 && plane >= 32;
 }
 
-static bool use_direct_dgrad(conv_kind kind, const conv_geom *g) {
-    return kind != CONVT2D && g->sh == 1 && g->sw == 1 && g->O * g->kh * g->kw <= direct_max_k &&
+static bool use_direct(conv_kind kind, const conv_geom *g, tn_dtype dt) {
+    return kind != CONVT2D && g->sh == 1 && g->sw == 1 && direct_ok(dt, g->K, g->P);
+}
+
+/* The input gradient of a stride-1 convolution is a direct convolution too
+ * (O*kh*kw weights per channel) when the padding is at most the dilated
+ * kernel's reach. */
+static bool use_direct_dgrad(conv_kind kind, const conv_geom *g, tn_dtype dt) {
+    return kind != CONVT2D && g->sh == 1 && g->sw == 1 && direct_ok(dt, g->O * g->kh * g->kw, g->P) &&
            g->ph <= (g->kh - 1) * g->dh && g->pw <= (g->kw - 1) * g->dw;
 }
 
@@ -352,14 +363,14 @@ static int run_forward(conv_kind kind, const conv_geom *g, tn_tensor *x, tn_tens
         const float *xp = PTR(x, float), *wp = PTR(w, float), *bp = PTR(b, float);
         float *op = PTR(out, float);
         if (kind == CONVT2D) return convt_fwd_gemm_f32(g, xp, wp, bp, op);
-        if (!use_direct(kind, g)) return conv_fwd_gemm_f32(g, xp, wp, bp, op);
+        if (!use_direct(kind, g, TN_FLOAT32)) return conv_fwd_gemm_f32(g, xp, wp, bp, op);
         return use_avx512() ? conv_fwd_direct_f32x(g, xp, wp, bp, op)
                             : conv_fwd_direct_f32(g, xp, wp, bp, op);
     }
     const double *xp = PTR(x, double), *wp = PTR(w, double), *bp = PTR(b, double);
     double *op = PTR(out, double);
     if (kind == CONVT2D) return convt_fwd_gemm_f64(g, xp, wp, bp, op);
-    if (use_direct(kind, g)) return conv_fwd_direct_f64(g, xp, wp, bp, op);
+    if (use_direct(kind, g, TN_FLOAT64)) return conv_fwd_direct_f64(g, xp, wp, bp, op);
     return conv_fwd_gemm_f64(g, xp, wp, bp, op);
 }
 
@@ -370,7 +381,8 @@ static int run_forward(conv_kind kind, const conv_geom *g, tn_tensor *x, tn_tens
         const T *xp = PTR(x, T), *wp = PTR(w, T), *gp = PTR(gy, T);                           \
         T *dxp = PTR(dx, T), *dwp = PTR(dw, T), *dbp = PTR(db, T);                            \
         if (kind == CONVT2D) return convt_bwd_gemm_##SFX(g, xp, wp, gp, dxp, dwp, dbp);         \
-        bool dir_w = use_direct(kind, g), dir_x = dxp && use_direct_dgrad(kind, g);            \
+        bool dir_w = use_direct(kind, g, x->dtype);                                          \
+        bool dir_x = dxp && use_direct_dgrad(kind, g, x->dtype);                               \
         T *gdx = dir_x ? NULL : dxp, *gdw = dir_w ? NULL : dwp, *gdb = dir_w ? NULL : dbp;     \
         if ((gdx || gdw || gdb) && conv_bwd_gemm_##SFX(g, xp, wp, gp, gdx, gdw, gdb) < 0)       \
             return -1;                                                                         \

@@ -70,8 +70,9 @@ tn_tensor *nn_conv_transpose2d(tn_tensor *x, tn_tensor *w, tn_tensor *b, const i
                                const int64_t padding[2], const int64_t output_padding[2],
                                const int64_t dilation[2]);
 /* Tuning knob (benchmarks, tests): stride-1 convolutions with at most k
- * weights per output channel (C*kh*kw) use the direct kernel instead of
- * im2col + GEMM.  Returns the previous value (default 64). */
+ * weights per output channel (C*kh*kw) use the direct kernels instead of
+ * im2col + GEMM; k = -1 (the default) chooses by CPU, dtype and size.
+ * Returns the previous value. */
 int64_t nn_conv_set_direct_max_k(int64_t k);
 /* Tuning knob: 0 forces the AVX2 float32 direct kernels, 1 the AVX-512
  * ones (only on a CPU that has it), -1 detects.  Returns the previous mode. */

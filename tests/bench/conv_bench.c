@@ -123,6 +123,11 @@ int main(int argc, char **argv) {
         {"LeNet conv1 1->6 5x5 p2 b64", 64, 1, 28, 28, 6, 5, 2, false},
         {"LeNet conv2 6->16 5x5 b64", 64, 6, 14, 14, 16, 5, 0, true},
         {"LeNet conv2 6->16 5x5 b32", 32, 6, 14, 14, 16, 5, 0, true},
+        /* the CIFAR-style CNN (workload 6), for the direct/GEMM threshold */
+        {"CIFAR conv1 3->32 3x3 b32", 32, 3, 32, 32, 32, 3, 0, false},
+        {"CIFAR conv2 32->64 3x3 b32", 32, 32, 15, 15, 64, 3, 0, true},
+        {"CIFAR conv3 64->64 3x3 b32", 32, 64, 6, 6, 64, 3, 0, true},
+        {"conv 64->64 3x3 p1 28x28 b32", 32, 64, 28, 28, 64, 3, 1, true},
     };
     for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++) {
         bench_conv(&layers[i], "auto");
