@@ -387,6 +387,10 @@ local function progress(run, final)
   parts[#parts + 1] = string.format("%.1fs", S.clock() - run.t0)
   local line = table.concat(parts, ", ")
   if run.tty then
+    -- redrawn at most 10 times a second, and whenever a trial ends
+    local now = S.clock()
+    if not final and c.done == run.drawn_done and now - (run.drawn_at or 0) < 0.1 then return end
+    run.drawn_done, run.drawn_at = c.done, now
     io.stdout:write("\r\27[K", line, final and "\n" or "")
     io.stdout:flush()
   elseif c.done ~= (run.printed_done or 0) or (final and not run.printed_done) then
@@ -606,7 +610,14 @@ M.run = doc(function(spec)
       todo[#todo + 1] = t
     end
   end
-  local run = new_run(spec, #planned)
+  if spec.log then
+    -- a log that cannot be written is an error now, not after the trials ran
+    local f, err = io.open(spec.log, "a")
+    if not f then error("sweep.run: cannot write the log: " .. tostring(err), 2) end
+    f:close()
+  end
+  local run = new_run(spec, #todo)
+  run.total = #planned
   run.fn = fn
   run.spec = spec
   run.parallel = math.min(run.parallel, math.max(#todo, 1))

@@ -22,13 +22,14 @@ local function work(iters)
   return loss:item()
 end
 
--- calibrate: iterations for per_trial seconds on one thread
+-- calibrate: iterations for per_trial seconds of CPU on one thread (CPU
+-- time, so that other load on the machine does not skew the trial size)
 ember.set_num_threads(1)
 local iters, t = 200, 0
 while true do
-  local t0 = S.clock()
+  local t0 = os.clock()
   work(iters)
-  t = S.clock() - t0
+  t = os.clock() - t0
   if t > 0.1 then break end
   iters = iters * 2
 end

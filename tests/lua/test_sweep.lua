@@ -486,6 +486,8 @@ T.test("timeout, errors of the spec, trial returning a History", function()
   T.raises(function() sweep.run{space = {a = {1}}, trial = print, mode = "best"} end, "mode")
   T.raises(function() sweep.run{space = {a = {1}}, script = tmp("missing.lua")} end, "missing.lua")
   T.raises(function() sweep.load(tmp("nothing-*.jsonl")) end, "no log")
+  T.raises(function() sweep.run{space = {a = {1}}, trial = print, log = tmp("no/such/dir.jsonl")} end,
+           "cannot write the log")
   local h = sweep.run(spec_of{space = {a = {1}}, trial = function()
     return {loss = {3, 2, 1}, acc = {0.1, 0.2, 0.3}}
   end})
