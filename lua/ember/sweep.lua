@@ -27,6 +27,7 @@
 local ember = require("ember")
 local S = ember._sweep
 local R = require("ember.sweep.results")
+local class = require("ember.class")
 
 local M = {}
 
@@ -34,9 +35,7 @@ local function doc(v, text) ember.doc(v, text); return v end
 
 -- ------------------------------------------------------------------ spaces --
 
-local Space = {}
-Space.__index = Space
-Space.__name = "sweep.Space"
+local Space = class("sweep.Space")
 M.Space = Space
 doc(Space, [[sweep.Space: a parameter distribution (sweep.uniform, log_uniform,
 int, choice).  s:sample(u) maps u in [0, 1) to a value; s:grid() lists the
@@ -281,9 +280,7 @@ end
 
 -- --------------------------------------------------------------- pruning --
 
-local Median = {}
-Median.__index = Median
-Median.__name = "sweep.MedianPruner"
+local Median = class("sweep.MedianPruner")
 doc(Median, [[sweep.MedianPruner: made by sweep.median{...}; p:should_prune(step,
 value, others, mode) decides one report.]])
 

@@ -86,9 +86,7 @@ end
 
 -- ---------------------------------------------------------------- Results --
 
-local Results = {}
-Results.__index = Results
-Results.__name = "sweep.Results"
+local Results = require("ember.class")("sweep.Results")
 R.Results = Results
 
 local status_rank = {COMPLETE = 1, PRUNED = 2, RUNNING = 3, FAILED = 4}
