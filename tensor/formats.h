@@ -66,6 +66,9 @@ int tn_save_safetensors(const char *path, int count, const char *const *names, t
  * types: 0x08 unsigned byte -> uint8, 0x09 signed byte, 0x0B short and
  * 0x0C int -> int32, 0x0D float -> float32, 0x0E double -> float64. */
 tn_tensor *tn_load_idx(const char *path);
+/* The same, decoded straight into float32 and multiplied by scale (e.g.
+ * 1/255 for images), without holding the raw payload as a tensor. */
+tn_tensor *tn_load_idx_float(const char *path, double scale);
 
 /* ---------- shared by the format files (not for users) ---------- */
 

@@ -350,7 +350,17 @@ static int l_load_npy(lua_State *L) {
 }
 
 static int l_read_idx(lua_State *L) {
-    tn_tensor *t = tn_load_idx(luaL_checkstring(L, 1));
+    const char *path = luaL_checkstring(L, 1);
+    tn_tensor *t;
+    if (lua_type(L, 2) == LUA_TTABLE) {
+        lua_getfield(L, 2, "dtype");
+        const char *dt = luaL_optstring(L, -1, "float32");
+        if (strcmp(dt, "float32") != 0 && strcmp(dt, "float") != 0)
+            return luaL_error(L, "read_idx: option dtype must be 'float32', got '%s'", dt);
+        t = tn_load_idx_float(path, lt_opt_number(L, 2, "scale", 1.0));
+    } else {
+        t = tn_load_idx(path);
+    }
     if (!t) return luaL_error(L, "%s", tn_last_error());
     vm_push_tensor(L, t);
     return 1;
@@ -361,7 +371,7 @@ static const lt_reg format_fns[] = {
     {"load", l_load, "ember.load(path): loads what ember.save wrote, with the same structure; a safetensors file from elsewhere loads as a table name -> tensor. Malformed files give an error, never a crash."},
     {"save_npy", l_save_npy, "ember.save_npy(path, t): writes t as a numpy .npy file (atomically)."},
     {"load_npy", l_load_npy, "ember.load_npy(path): reads a numpy .npy file."},
-    {"read_idx", l_read_idx, "ember.read_idx(path): reads an IDX file (MNIST format), plain or gzip."},
+    {"read_idx", l_read_idx, "ember.read_idx(path [, {dtype='float32', scale=}]): reads an IDX file (MNIST format), plain or gzip; with options, decodes straight into float32 times scale."},
     {NULL, NULL, NULL}};
 
 void lt_open_formats(lua_State *L, int module) {
