@@ -26,8 +26,11 @@ end
 local classes = test_set.classes
 local channels = train_set.x.shape[2]
 if quick then
-  train_set = data.tensors(train_set.x:narrow(1, 1, 2000), train_set.y:narrow(1, 1, 2000))
-  test_set = data.tensors(test_set.x:narrow(1, 1, 500), test_set.y:narrow(1, 1, 500))
+  local function head(ds, k)
+    k = math.min(k, #ds)
+    return data.tensors(ds.x:narrow(1, 1, k), ds.y:narrow(1, 1, k))
+  end
+  train_set, test_set = head(train_set, 2000), head(test_set, 500)
 end
 
 local model = nn.Sequential(
