@@ -29,21 +29,19 @@ static const void *tensor_mt_ptr = NULL;  /* fast metatable identity check */
 /* Lua sees only the few bytes of the box, not the storage behind it, so on
  * its own it would collect far too rarely (Torch7's most reported problem).
  * We count bytes allocated since the last collection and run a generational
- * step once they exceed a threshold that grows with the live heap; if the
+ * (young) step every 16 MB: its cost is proportional to the young objects,
+ * not to the live heap, so a fixed budget keeps the garbage (and the peak
+ * RSS of a training loop) small even next to a large live dataset.  If the
  * live tensor bytes keep growing past twice what survived the last full
- * collection, we run a full one. */
+ * collection, old objects are holding garbage: run a full collection. */
 static size_t gc_last_total = 0, gc_live_after_full = 0;
 
 void vm_gc_account(lua_State *L) {
-    size_t total = tn_bytes_allocated_total(), live = tn_bytes_live();
-    size_t since = total - gc_last_total;
-    size_t threshold = 16u << 20;
-    if (live / 2 > threshold) threshold = live / 2;
-    if (since < threshold) return;
+    size_t total = tn_bytes_allocated_total();
+    if (total - gc_last_total < (16u << 20)) return;
     gc_last_total = total;
     lua_gc(L, LUA_GCSTEP, 0);
-    live = tn_bytes_live();
-    if (live > 2 * gc_live_after_full + (64u << 20)) {
+    if (tn_bytes_live() > 2 * gc_live_after_full + (64u << 20)) {
         lua_gc(L, LUA_GCCOLLECT);
         gc_live_after_full = tn_bytes_live();
     }
@@ -1170,6 +1168,7 @@ int vm_open_tensor(lua_State *L) {
     lt_open_ops(L, methods, module);
     lt_open_formats(L, module);
     lt_open_nn(L, module);
+    lt_open_bench(L, module);
     lt_open_sweep(L, module);
 
     luaL_newmetatable(L, VM_TENSOR_MT);
