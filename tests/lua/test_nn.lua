@@ -209,6 +209,8 @@ T.test("load_state_dict: copies values; strict errors name the keys and shapes",
   T.same(missing, {"fc2.weight"})
   T.same(unexpected, {"extra"})
   T.raises(function() b:load_state_dict(5) end, "expected a table")
+  -- a whole checkpoint table: the error names the prefix to use
+  T.raises(function() b:load_state_dict({model = a:state_dict()}) end, "the keys start with 'model.'")
 end)
 
 T.test("save / load: a fresh model gives identical outputs", function()

@@ -364,8 +364,20 @@ function Module:load_state_dict(sd, strict)
     local parts = {}
     if #missing > 0 then parts[#parts + 1] = "missing keys: " .. table.concat(missing, ", ") end
     if #unexpected > 0 then parts[#parts + 1] = "unexpected keys: " .. table.concat(unexpected, ", ") end
-    error("load_state_dict: " .. name .. ": " .. table.concat(parts, "; ") ..
-          " (pass strict=false to load the matching keys only)", 2)
+    -- a checkpoint table ({model = ..., optim = ...}) passed whole: name the prefix
+    local hint = " (pass strict=false to load the matching keys only)"
+    if #missing > 0 then
+      local tail = "." .. missing[1]
+      for _, k in ipairs(unexpected) do
+        if #k > #tail and k:sub(-#tail) == tail then
+          local prefix = k:sub(1, #k - #tail)
+          hint = string.format(" (the keys start with '%s.': load that part, e.g. sd[\"%s\"] or sd.%s)",
+                               prefix, prefix, prefix)
+          break
+        end
+      end
+    end
+    error("load_state_dict: " .. name .. ": " .. table.concat(parts, "; ") .. hint, 2)
   end
   no_grad(function()
     for _, tv in ipairs(targets) do tv[1]:copy_(tv[2]) end
