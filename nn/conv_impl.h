@@ -16,8 +16,8 @@
  *  The direct stride-1 kernels are in conv_direct.h.
  */
 
-#define VL ((int64_t)(32 / sizeof(T)))   /* lanes per 256-bit vector */
-typedef T S(vec) __attribute__((vector_size(32)));
+#define VL ((int64_t)(VB_BASE / sizeof(T)))   /* lanes per native vector */
+typedef T S(vec) __attribute__((vector_size(VB_BASE)));
 
 static inline S(vec) S(load)(const T *p) {
     S(vec) v;

@@ -34,13 +34,28 @@ static inline int64_t adaptive_end(int64_t i, int64_t in, int64_t out) {
 }
 
 /* T: element type; IT: the integer of its size (vector comparison masks);
- * EVEN_LANES / ODD_LANES: shuffle masks picking the even / odd elements of
- * two concatenated vectors. */
+ * PVB: vector bytes (AVX: 32; a build without -march, e.g. the sanitizer's:
+ * SSE2's 16); EVEN_LANES / ODD_LANES: shuffle masks picking the even / odd
+ * elements of two concatenated vectors. */
+#ifdef __AVX__
+#define PVB 32
+#define EVEN_F32 {0, 2, 4, 6, 8, 10, 12, 14}
+#define ODD_F32 {1, 3, 5, 7, 9, 11, 13, 15}
+#define EVEN_F64 {0, 2, 4, 6}
+#define ODD_F64 {1, 3, 5, 7}
+#else
+#define PVB 16
+#define EVEN_F32 {0, 2, 4, 6}
+#define ODD_F32 {1, 3, 5, 7}
+#define EVEN_F64 {0, 2}
+#define ODD_F64 {1, 3}
+#endif
+
 #define T float
 #define IT int32_t
 #define S(name) name##_f32
-#define EVEN_LANES {0, 2, 4, 6, 8, 10, 12, 14}
-#define ODD_LANES {1, 3, 5, 7, 9, 11, 13, 15}
+#define EVEN_LANES EVEN_F32
+#define ODD_LANES ODD_F32
 #include "pool_impl.h"
 #undef T
 #undef IT
@@ -51,8 +66,8 @@ static inline int64_t adaptive_end(int64_t i, int64_t in, int64_t out) {
 #define T double
 #define IT int64_t
 #define S(name) name##_f64
-#define EVEN_LANES {0, 2, 4, 6}
-#define ODD_LANES {1, 3, 5, 7}
+#define EVEN_LANES EVEN_F64
+#define ODD_LANES ODD_F64
 #include "pool_impl.h"
 #undef T
 #undef IT

@@ -15,9 +15,9 @@
  * columns by shuffles; comparisons give lane masks (branch-free, since the
  * argmax of random data is unpredictable).  code is the winner's position
  * in the window (0..3), row-major as PyTorch scans it. */
-typedef T S(pvec) __attribute__((vector_size(32)));
-typedef IT S(pivec) __attribute__((vector_size(32)));
-#define PVL ((int64_t)(32 / sizeof(T)))
+typedef T S(pvec) __attribute__((vector_size(PVB)));
+typedef IT S(pivec) __attribute__((vector_size(PVB)));
+#define PVL ((int64_t)(PVB / sizeof(T)))
 
 static inline S(pvec) S(pload)(const T *p) {
     S(pvec) v;
