@@ -679,6 +679,57 @@ T.test("tostring: the module tree with shapes and parameter counts", function()
   T.ok(n:find("steps [1]", 1, true), n)
 end)
 
+T.test("end to end: an MLP, a GRU and a tiny causal transformer learn their tasks", function()
+  ember.manual_seed(30)
+  -- workload 1: label x1 + x2 > 1 on random points
+  local x = ember.rand(512, 2)
+  local y = (x:sum(2, true)):gt(1):float()
+  local mlp = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 1))
+  local opt = optim.Adam(mlp, {lr = 0.02})
+  for _ = 1, 300 do
+    opt:zero_grad()
+    nn.bce_with_logits(mlp(x), y):backward()
+    opt:step()
+  end
+  local acc = mlp(x):gt(0):float():eq(y):float():mean():item()
+  T.ok(acc > 0.95, "MLP accuracy " .. acc)
+  -- a GRU counts the ones in a 0/1 sequence (regression on the last output)
+  local seqs = ember.rand(256, 6, 1):gt(0.5):float()
+  local target = seqs:sum(2)  -- (256, 1)
+  local gru, head = nn.GRU(1, 16), nn.Linear(16, 1)
+  local o2 = optim.Adam({{params = gru:parameters()}, {params = head:parameters()}}, {lr = 0.02})
+  local loss
+  for _ = 1, 300 do
+    o2:zero_grad()
+    local out = gru(seqs)
+    loss = nn.mse_loss(head(out:select(2, 6)), target)
+    loss:backward()
+    o2:step()
+  end
+  T.ok(loss:item() < 0.05, "GRU count loss " .. loss:item())
+  -- a causal transformer learns to predict the next token of a repeating sequence
+  local V, L, D = 5, 8, 16
+  local ids = ember.tensor{{1, 2, 3, 4, 5, 1, 2, 3, 4}, {3, 4, 5, 1, 2, 3, 4, 5, 1}}
+  local inp, tgt = ids:narrow(2, 1, L), ids:narrow(2, 2, L)
+  local emb, pos = nn.Embedding(V, D), nn.Embedding(L, D)
+  local block = nn.TransformerEncoderLayer(D, 2, {dim_feedforward = 32, dropout = 0, causal = true})
+  local out_proj = nn.Linear(D, V)
+  local params = {}
+  for _, m in ipairs({emb, pos, block, out_proj}) do
+    for _, p in ipairs(m:parameters()) do params[#params + 1] = p end
+  end
+  local o3 = optim.AdamW(params, {lr = 0.01})
+  local positions = ember.arange(1, L + 1):unsqueeze(1)
+  for _ = 1, 150 do
+    o3:zero_grad()
+    local h = block(emb(inp) + pos(positions))
+    loss = nn.cross_entropy(out_proj(h):reshape(2 * L, V), tgt:reshape(2 * L))
+    loss:backward()
+    o3:step()
+  end
+  T.ok(loss:item() < 0.1, "transformer next-token loss " .. loss:item())
+end)
+
 T.test("docs: layers and functions have help text", function()
   for _, name in ipairs({"Linear", "Conv2d", "LSTM", "MultiheadAttention", "Sequential", "BatchNorm2d",
                          "CrossEntropyLoss", "MaxPool2d"}) do
