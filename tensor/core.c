@@ -120,7 +120,7 @@ size_t tn_bytes_allocated_total(void) { return atomic_load(&bytes_total); }
  * math of a small step.  The cache holds at most CACHE_BYTES. */
 #define LARGE_BLOCK (64u << 10)
 #define CACHE_SLOTS 256
-#define CACHE_BYTES ((size_t)128 << 20)
+#define CACHE_BYTES ((size_t)32 << 20)
 
 static struct {
     pthread_mutex_t mu;
