@@ -101,10 +101,10 @@ local function run_layer(self, l, inp, h, c)
       h = self.nonlinearity == "relu" and a:relu() or a:tanh()
     elseif mode == "LSTM" then
       local gates = xt + h:matmul(whhT)  -- (N, 4H): i f g o
-      local i = gates:narrow(2, 1, H):sigmoid()
-      local f = gates:narrow(2, H + 1, H):sigmoid()
+      -- one sigmoid over all four gates (fewer op calls than three narrow ones)
+      local s = gates:sigmoid()
+      local i, f, o = s:narrow(2, 1, H), s:narrow(2, H + 1, H), s:narrow(2, 3 * H + 1, H)
       local g = gates:narrow(2, 2 * H + 1, H):tanh()
-      local o = gates:narrow(2, 3 * H + 1, H):sigmoid()
       c = f * c + i * g
       h = o * c:tanh()
     else  -- GRU: r z n
