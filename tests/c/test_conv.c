@@ -415,7 +415,64 @@ START_TEST(test_conv_empty_batch) {
 }
 END_TEST
 
+/* The direct kernels give the same bits with 1 and 2 threads (chunk
+ * boundaries and partial sums do not depend on the thread count).  The
+ * GEMM path is left out: OpenBLAS itself picks different kernels (and
+ * summation orders) for different thread counts. */
+START_TEST(test_conv_threads_deterministic) {
+    int threads = tn_get_num_threads();
+    for (int a = 0; a < 3; a += 2) {
+        int64_t was = nn_conv_set_direct_max_k(algos[a].max_k);
+        tn_tensor *res[2][4];
+        for (int t = 0; t < 2; t++) {
+            tn_set_num_threads(t + 1);
+            tn_manual_seed(21);
+            tn_tensor *x = randn(TN_FLOAT32, 4, (int64_t[]){19, 3, 12, 12});
+            tn_tensor *w = randn(TN_FLOAT32, 4, (int64_t[]){5, 3, 3, 3});
+            tn_tensor *b = randn(TN_FLOAT32, 1, (int64_t[]){5});
+            x->requires_grad = w->requires_grad = b->requires_grad = true;
+            tn_tensor *y = nn_conv2d(x, w, b, NULL, (int64_t[]){1, 1}, NULL);
+            tn_tensor *gy = randn(TN_FLOAT32, 4, y->shape);
+            ck_assert_int_eq(tn_backward(y, gy, true), 0);
+            res[t][0] = tn_retain(y), res[t][1] = tn_retain(x->grad);
+            res[t][2] = tn_retain(w->grad), res[t][3] = tn_retain(b->grad);
+            tn_release(gy); tn_release(y); tn_release(x); tn_release(w); tn_release(b);
+        }
+        for (int i = 0; i < 4; i++) {
+            ck_assert_int_eq(res[0][i]->numel, res[1][i]->numel);
+            ck_assert_msg(memcmp(tn_data(res[0][i]), tn_data(res[1][i]),
+                                 sizeof(float) * (size_t)res[0][i]->numel) == 0,
+                          "algo %d, result %d differs between 1 and 2 threads", a, i);
+            tn_release(res[0][i]);
+            tn_release(res[1][i]);
+        }
+        nn_conv_set_direct_max_k(was);
+    }
+    tn_set_num_threads(threads);
+}
+END_TEST
+
+/* A pending Ctrl-C stops a convolution with "interrupted", nothing leaked. */
+START_TEST(test_conv_interrupted) {
+    tn_tensor *x = tn_ones(TN_FLOAT32, 4, (int64_t[]){4, 2, 9, 9});
+    tn_tensor *w = tn_ones(TN_FLOAT32, 4, (int64_t[]){3, 2, 3, 3});
+    for (int a = 0; a < 3; a++) {
+        int64_t was = nn_conv_set_direct_max_k(algos[a].max_k);
+        tn_interrupt_flag = 1;
+        tn_tensor *y = nn_conv2d(x, w, NULL, NULL, NULL, NULL);
+        tn_interrupt_flag = 0;
+        ck_assert_ptr_null(y);
+        ck_assert_str_eq(tn_last_error(), "interrupted");
+        nn_conv_set_direct_max_k(was);
+    }
+    tn_release(x);
+    tn_release(w);
+}
+END_TEST
+
 static void add_tests(TCase *tc) {
+    tcase_add_test(tc, test_conv_threads_deterministic);
+    tcase_add_test(tc, test_conv_interrupted);
     tcase_add_test(tc, test_conv2d_values);
     tcase_add_test(tc, test_conv1d_values);
     tcase_add_test(tc, test_conv_transpose2d_values);

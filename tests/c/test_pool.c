@@ -346,7 +346,35 @@ START_TEST(test_pool_errors) {
 }
 END_TEST
 
+START_TEST(test_pool_interrupted) {
+    tn_tensor *x = tn_ones(TN_FLOAT32, 4, (int64_t[]){2, 2, 8, 8});
+    tn_interrupt_flag = 1;
+    tn_tensor *y = nn_max_pool2d(x, (int64_t[]){2, 2}, NULL, NULL, false);
+    tn_interrupt_flag = 0;
+    ck_assert_ptr_null(y);
+    ck_assert_str_eq(tn_last_error(), "interrupted");
+    tn_release(x);
+}
+END_TEST
+
+/* grad_fn names are the op table's. */
+START_TEST(test_pool_names) {
+    tn_tensor *x = tn_ones(TN_FLOAT32, 4, (int64_t[]){1, 1, 4, 4});
+    x->requires_grad = true;
+    tn_tensor *a = nn_max_pool2d(x, (int64_t[]){2, 2}, NULL, NULL, false);
+    tn_tensor *b = nn_avg_pool2d(x, (int64_t[]){2, 2}, NULL, NULL, false, true);
+    tn_tensor *c = nn_adaptive_avg_pool2d(x, (int64_t[]){1, 1});
+    ck_assert_str_eq(a->grad_fn->name, "max_pool2d");
+    ck_assert_str_eq(b->grad_fn->name, "avg_pool2d");
+    ck_assert_str_eq(c->grad_fn->name, "adaptive_avg_pool2d");
+    ck_assert_int_eq(a->grad_fn->op, NN_OP_BASE + NN_OP_MAX_POOL2D);
+    tn_release(a); tn_release(b); tn_release(c); tn_release(x);
+}
+END_TEST
+
 static void add_tests(TCase *tc) {
+    tcase_add_test(tc, test_pool_interrupted);
+    tcase_add_test(tc, test_pool_names);
     tcase_add_test(tc, test_max_pool2d_values);
     tcase_add_test(tc, test_avg_pool2d_values);
     tcase_add_test(tc, test_pool1d_values);
