@@ -141,6 +141,43 @@ function TransformerEncoderLayer:forward(x, opts)
   return self.norm2(x + self:_ff(x))
 end
 
+local TransformerEncoder = Module:extend("TransformerEncoder")
+A.TransformerEncoder = TransformerEncoder
+
+function TransformerEncoder:init(layer, num_layers, opts)
+  if math.type(num_layers) ~= "integer" or num_layers < 1 then
+    error("TransformerEncoder: num_layers must be a positive integer, got " .. tostring(num_layers), 3)
+  end
+  local list = {}
+  for i = 1, num_layers do
+    if type(layer) == "function" then
+      list[i] = layer(i)
+    elseif mod.is_module(layer) then
+      list[i] = layer:clone()  -- independent copies, as PyTorch's deepcopy
+    else
+      error("TransformerEncoder: expected a layer module or a function returning one, got " .. type(layer), 3)
+    end
+    if not mod.is_module(list[i]) then error("TransformerEncoder: the layer function must return a Module", 3) end
+  end
+  self.layers = mod.ModuleList(list)
+  self.num_layers = num_layers
+  if opts and opts.norm then self.norm = opts.norm end
+end
+
+--- enc(x [, {causal=}]) -> (N, L, d_model)
+function TransformerEncoder:forward(x, opts)
+  for _, l in ipairs(self.layers) do x = l(x, opts) end
+  if self.norm then x = self.norm(x) end
+  return x
+end
+
+function TransformerEncoder:extra_repr() return "num_layers=" .. self.num_layers end
+
+doc(TransformerEncoder, "nn.TransformerEncoder(layer, num_layers [, {norm=}])\n\n" ..
+    "A stack of num_layers encoder layers: copies of `layer` (a module, cloned) or the results of calling\n" ..
+    "`layer(i)` (a function), then the optional final `norm` module.  enc(x [, {causal=}]).  Layers are\n" ..
+    "enc.layers[1..n] (state_dict keys \"layers.1.self_attn.in_proj_weight\" ...).")
+
 doc(MultiheadAttention, "nn.MultiheadAttention(embed_dim, num_heads [, {causal=false, bias=true}])\n\n" ..
     "Multi-head attention, batch first.  mha(x) is self-attention on x (N, L, E); mha(q, k, v) attends q (N, L, E)\n" ..
     "to k, v (N, S, E); a trailing {causal=} overrides the layer's mask.  Returns (N, L, E) (no attention\n" ..

@@ -270,6 +270,30 @@ function Module:num_parameters(trainable_only)
   return n
 end
 
+-- class tables are shared by copies, never copied
+local function is_class_table(v)
+  return rawget(v, "__index") ~= nil and type(rawget(v, "__name")) == "string"
+end
+
+--- m:clone() -> a deep copy of m (new parameter and buffer tensors, same settings)
+function Module:clone()
+  local seen = {}
+  local function copy(v)
+    if is_tensor(v) then
+      local c = v:detach():clone()
+      if v.requires_grad then c:requires_grad_(true) end
+      return c
+    end
+    if type(v) ~= "table" or is_class_table(v) then return v end
+    if seen[v] then return seen[v] end
+    local out = {}
+    seen[v] = out
+    for k, x in next, v do rawset(out, k, copy(x)) end
+    return setmetatable(out, getmetatable(v))
+  end
+  return copy(self)
+end
+
 --- m:apply(fn) -> m: calls fn(mod) on every submodule (children first), then on m
 function Module:apply(fn)
   for _, c in ipairs(self:children()) do c:apply(fn) end
@@ -552,6 +576,7 @@ doc(Module.eval, "m:eval() -> m: evaluation mode, m:train(false).")
 doc(Module.zero_grad, "m:zero_grad() -> m: sets every parameter's grad to nil.")
 doc(Module.requires_grad_, "m:requires_grad_([flag=true]) -> m: sets requires_grad of every parameter (false freezes the module).")
 doc(Module.num_parameters, "m:num_parameters([trainable_only]) -> integer: the number of scalar parameters.")
+doc(Module.clone, "m:clone() -> module: a deep copy (fresh parameter tensors with the same values; shared tensors stay shared).")
 doc(Module.apply, "m:apply(fn) -> m: calls fn(module) on every submodule (children first) and on m.")
 doc(Module.to, "m:to(dtype) -> m: converts the float parameters and buffers to \"float32\" or \"float64\".\n\n" ..
     "The converted ones are new tensors (grads dropped): build the optimizer after converting.")
