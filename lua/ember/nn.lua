@@ -108,8 +108,8 @@ doc(nn.clip_grad_value_, "nn.clip_grad_value_(params, clip): clamps every gradie
 doc(nn.is_module, "nn.is_module(v) -> boolean: whether v is an nn.Module instance.")
 doc(nn, "nn: neural networks.  nn.Module:extend(\"Name\") defines a model; layers Linear Conv1d Conv2d\n" ..
     "ConvTranspose2d MaxPool1d MaxPool2d AvgPool1d AvgPool2d AdaptiveAvgPool2d Flatten Embedding Dropout\n" ..
-    "BatchNorm1d BatchNorm2d LayerNorm RNN LSTM GRU MultiheadAttention TransformerEncoderLayer; activations ReLU\n" ..
-    "LeakyReLU GELU SiLU Sigmoid Tanh Softplus Softmax LogSoftmax Identity; containers Sequential ModuleList;\n" ..
+    "BatchNorm1d BatchNorm2d LayerNorm RNN LSTM GRU MultiheadAttention TransformerEncoderLayer TransformerEncoder;\n" ..
+    "activations ReLU LeakyReLU GELU SiLU Sigmoid Tanh Softplus Softmax LogSoftmax Identity; containers Sequential ModuleList;\n" ..
     "losses mse_loss l1_loss smooth_l1_loss bce_loss bce_with_logits cross_entropy nll_loss and MSELoss L1Loss\n" ..
     "SmoothL1Loss CrossEntropyLoss NLLLoss BCELoss BCEWithLogitsLoss; nn.init; nn.F; nn.clip_grad_norm_.")
 
