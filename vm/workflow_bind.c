@@ -262,9 +262,14 @@ static struct sigaction trap_old;
 static bool trap_on = false;
 
 static void on_trapped_sigint(int sig) {
-    if (trap_pending && trap_old.sa_handler != SIG_IGN && trap_old.sa_handler != SIG_DFL &&
-        !(trap_old.sa_flags & SA_SIGINFO)) {
-        trap_old.sa_handler(sig);  /* second Ctrl-C: interrupt as usual */
+    if (trap_pending) {  /* second Ctrl-C: what would have happened without the trap */
+        if (trap_old.sa_flags & SA_SIGINFO) return;
+        if (trap_old.sa_handler == SIG_DFL) {   /* stock lua5.4 with ember.so: terminate */
+            sigaction(SIGINT, &trap_old, NULL);
+            raise(sig);
+            return;
+        }
+        if (trap_old.sa_handler != SIG_IGN) trap_old.sa_handler(sig);  /* ember's: interrupt the Lua code */
         return;
     }
     trap_pending = 1;
@@ -292,8 +297,9 @@ static int l_sigint_trap(lua_State *L) {
 
 /* _sys.sigint_pending([clear]): whether a Ctrl-C arrived under the trap. */
 static int l_sigint_pending(lua_State *L) {
+    bool clear = lua_toboolean(L, 1);  /* read before pushing: with no argument, slot 1 is the result */
     lua_pushboolean(L, trap_pending != 0);
-    if (lua_toboolean(L, 1)) trap_pending = 0;
+    if (clear) trap_pending = 0;
     return 1;
 }
 

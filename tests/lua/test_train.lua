@@ -330,6 +330,34 @@ end}]], mark), 100000, 0))
   T.ok(text:find("DONE", 1, true), "the script went on after fit")
 end)
 
+T.test("a second SIGINT interrupts at once (a slow callback is cut short)", function()
+  local script = tmpdir .. "/sigint2.lua"
+  local mark = tmpdir .. "/started2"
+  write(script, string.format(FIT_SCRIPT, string.format([[
+local marker = {on_batch_end = function(self, b, logs, ctx)
+  if ctx.epoch == 2 and b == 1 then local f = io.open(%q, "w"); f:write("x"); f:close() end
+  if ember._sys.sigint_pending() then   -- after the first Ctrl-C: a batch end that takes 20 s
+    local t0 = ember._sys.clock() while ember._sys.clock() - t0 < 20 do end
+  end
+end}]], mark), 100000, 0))
+  local out = tmpdir .. "/sigint2.out"
+  local p = io.popen("(" .. ember_path() .. " " .. script .. " >" .. out .. " 2>&1 & echo $!)")
+  local pid = p:read("l")
+  p:close()
+  local waited = 0
+  while not io.open(mark) and waited < 300 do os.execute("sleep 0.1"); waited = waited + 1 end
+  local t0 = ember._sys.clock()
+  os.execute("kill -INT " .. pid .. "; sleep 0.3; kill -INT " .. pid)
+  waited = 0
+  while not slurp(out):find("DONE", 1, true) and waited < 150 do os.execute("sleep 0.1"); waited = waited + 1 end
+  local dt = ember._sys.clock() - t0
+  local text = slurp(out)
+  if not text:find("DONE", 1, true) then os.execute("kill -KILL " .. pid .. " 2>/dev/null") end
+  T.ok(text:find("interrupted=true", 1, true), text)
+  T.ok(text:find("finite=true", 1, true), text)
+  T.ok(dt < 10, "returned " .. dt .. " s after the first Ctrl-C")
+end)
+
 T.test("every public function has a docstring", function()
   for _, k in ipairs{"fit", "evaluate", "predict", "early_stopping", "checkpoint", "scheduler"} do
     T.ok(ember.doc(train[k]), "train." .. k)
