@@ -67,7 +67,9 @@ for _, c in ipairs(fx.layers) do
       else
         x = ember.tensor(c.input)  -- 1-based ids
       end
-      local out = joined(m(x))
+      local args = {}
+      for i, a in ipairs(c.args or {}) do args[i] = tensor(a, dtype) end
+      local out = joined(m(x, table.unpack(args)))
       close(out, c.output, tol, dtype .. " output")
       ;(out * tensor(c.R, dtype)):sum():backward()
       if c.input_grad then close(x.grad, c.input_grad, tol, dtype .. " input grad") end
