@@ -766,8 +766,13 @@ M.worker = doc(function(opts)
     local plan = S.json_decode(f:read("a"))
     f:close()
     if type(plan) ~= "table" or type(plan.trials) ~= "table" then error("sweep.worker: " .. opts.plan .. " is not a sweep plan", 2) end
-    local idx = opts.trial or tonumber(os.getenv("SLURM_ARRAY_TASK_ID") or "")
-    if not idx then error("sweep.worker: no trial given and SLURM_ARRAY_TASK_ID is not set", 2) end
+    local idx = opts.trial
+    if not idx then
+      idx = math.tointeger(tonumber(os.getenv("SLURM_ARRAY_TASK_ID") or ""))
+      if not idx then error("sweep.worker: no trial given and SLURM_ARRAY_TASK_ID is not set", 2) end
+      -- an array numbered from 0 (--array=0-N) runs trials 1..N+1
+      if os.getenv("SLURM_ARRAY_TASK_MIN") == "0" then idx = idx + 1 end
+    end
     local t
     for _, x in ipairs(plan.trials) do if x.trial == idx then t = x end end
     if not t then error("sweep.worker: the plan has no trial " .. tostring(idx), 2) end
@@ -805,7 +810,8 @@ threads=, timeout=]} -> trial  or  sweep.worker{plan= [, trial=]}
 
 Runs one trial (in a worker process, like sweep.run) and appends it to the
 log; what the commands of sweep.commands call.  With plan=, the trial comes
-from the plan file, its number from trial= or SLURM_ARRAY_TASK_ID.  A trial
+from the plan file, its number from trial= or SLURM_ARRAY_TASK_ID (plus 1
+when SLURM_ARRAY_TASK_MIN is 0, for --array=0-N).  A trial
 that already ended COMPLETE or PRUNED in the log is not run again.]])
 
 M.callback = doc(function(report)
