@@ -272,6 +272,26 @@ T.test("EMBER_PLOT=dumb prints the plot inline on stdout", function()
   T.ok(bad:find("EMBER_PLOT must be", 1, true), bad)
 end)
 
+T.test("_sys helpers: format_columns, spawn, clock", function()
+  local s = ember._sys.format_columns(ember.tensor{1, 2}, ember.tensor({0.1, 0 / 0}, "float64"))
+  T.eq(s, "1 0.10000000000000001\n2 NaN\n")
+  T.eq(ember._sys.format_columns(ember.tensor{{1, 2}, {3, 4}}), "1 2\n3 4\n")
+  T.eq(ember._sys.format_columns(ember.arange(6):view(3, 2):t()), "0 2 4\n1 3 5\n", "non-contiguous")
+  T.raises(function() ember._sys.format_columns(ember.zeros(2), ember.zeros(3)) end, "columns of")
+  local p, err = ember._sys.spawn{"ember-no-such-program"}
+  T.eq(p, nil)
+  T.ok(err:find("not found on PATH", 1, true))
+  local c = ember._sys.spawn{"cat"}
+  T.ok(c:alive())
+  T.eq(c:close(), 0)
+  T.eq(c:alive(), false)
+  local ok, werr = c:write("x")
+  T.eq(ok, nil)
+  T.ok(werr)
+  local t0 = ember._sys.clock()
+  T.ok(ember._sys.clock() >= t0)
+end)
+
 T.test("every public function has a docstring", function()
   for _, k in ipairs{"line", "scatter", "hist", "image", "curves", "sweep", "figure", "gnuplot", "terminal", "close"} do
     T.ok(ember.doc(plot[k]), "plot." .. k)
