@@ -392,7 +392,8 @@ for k, v in pairs(require("ember.optim.lr_scheduler")) do optim[k] = v end
 
 -- ---------- docs ----------
 doc(optim, "optim: optimizers SGD Adam AdamW RMSprop Adagrad (one fused C update per parameter tensor, PyTorch's\n" ..
-    "formulas) and learning-rate schedulers StepLR ExponentialLR CosineAnnealingLR OneCycleLR ReduceLROnPlateau.\n\n" ..
+    "formulas) and learning-rate schedulers StepLR MultiStepLR LinearLR LambdaLR ExponentialLR CosineAnnealingLR OneCycleLR\n" ..
+    "ReduceLROnPlateau.\n\n" ..
     "  local opt = optim.Adam(model:parameters(), {lr = 1e-3})\n" ..
     "  opt:zero_grad(); loss:backward(); opt:step()")
 doc(Optimizer, "optim.Optimizer: the base class.  opt.param_groups[i] holds params and settings (lr, ...);\n" ..

@@ -1,6 +1,7 @@
 -- ember.optim.lr_scheduler: learning-rate schedulers with PyTorch's
--- formulas (closed forms of torch.optim.lr_scheduler): StepLR,
--- ExponentialLR, CosineAnnealingLR, OneCycleLR and ReduceLROnPlateau.
+-- formulas (closed forms of torch.optim.lr_scheduler): StepLR, MultiStepLR,
+-- LinearLR (warm-up), LambdaLR, ExponentialLR, CosineAnnealingLR, OneCycleLR
+-- and ReduceLROnPlateau.
 -- Building a scheduler sets the epoch-0 learning rate, as PyTorch does;
 -- sched:step() (once per epoch, or per batch for OneCycleLR) moves to the
 -- next.  state_dict holds numbers only (infinities as strings, since the
@@ -184,6 +185,74 @@ function CosineAnnealingLR:get_lr()
   local out = {}
   local c = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
   for i, b in ipairs(self.base_lrs) do out[i] = self.eta_min + (b - self.eta_min) * c end
+  return out
+end
+
+local MultiStepLR = LRScheduler:extend("MultiStepLR")
+S.MultiStepLR = MultiStepLR
+
+function MultiStepLR:init(optimizer, milestones, gamma)
+  if type(milestones) ~= "table" then
+    error("MultiStepLR: milestones must be a list of epochs, got " .. type(milestones), 3)
+  end
+  local ms = {}
+  for i, m in ipairs(milestones) do
+    if math.type(m) ~= "integer" then error("MultiStepLR: milestones must be integers", 3) end
+    ms[i] = m
+  end
+  table.sort(ms)
+  self.milestones, self.gamma = ms, gamma or 0.1
+  self:_setup("MultiStepLR", optimizer, {"milestones", "gamma"})
+end
+
+function MultiStepLR:get_lr()
+  local k = 0
+  for _, m in ipairs(self.milestones) do
+    if m <= self.last_epoch then k = k + 1 end
+  end
+  local out = {}
+  for i, b in ipairs(self.base_lrs) do out[i] = b * self.gamma ^ k end
+  return out
+end
+
+local LinearLR = LRScheduler:extend("LinearLR")
+S.LinearLR = LinearLR
+
+function LinearLR:init(optimizer, opts)
+  opts = opts or {}
+  self.start_factor = opts.start_factor or 1 / 3
+  self.end_factor = opts.end_factor or 1
+  self.total_iters = opts.total_iters or 5
+  if not (self.start_factor > 0 and self.start_factor <= 1) or not (self.end_factor >= 0 and self.end_factor <= 1) then
+    error("LinearLR: start_factor must be in (0, 1] and end_factor in [0, 1]", 3)
+  end
+  self:_setup("LinearLR", optimizer, {"start_factor", "end_factor", "total_iters"})
+end
+
+function LinearLR:get_lr()
+  local t = math.min(self.last_epoch, self.total_iters)
+  local factor = self.start_factor + (self.end_factor - self.start_factor) * t / self.total_iters
+  local out = {}
+  for i, b in ipairs(self.base_lrs) do out[i] = b * factor end
+  return out
+end
+
+local LambdaLR = LRScheduler:extend("LambdaLR")
+S.LambdaLR = LambdaLR
+
+function LambdaLR:init(optimizer, fn)
+  if type(fn) ~= "function" then error("LambdaLR: expected a function of the epoch, got " .. type(fn), 3) end
+  self.lr_lambda = fn
+  self:_setup("LambdaLR", optimizer, {})
+end
+
+function LambdaLR:get_lr()
+  local out = {}
+  for i, b in ipairs(self.base_lrs) do
+    local f = self.lr_lambda(self.last_epoch)
+    if type(f) ~= "number" then error("LambdaLR: the function must return a number", 3) end
+    out[i] = b * f
+  end
   return out
 end
 
@@ -406,7 +475,12 @@ doc(ReduceLROnPlateau, "optim.ReduceLROnPlateau(opt [, {mode='min', factor=0.1, 
     "sched:step(metric) once per epoch: after more than patience epochs without improvement, lr = max(lr * factor, min_lr).")
 doc(ReduceLROnPlateau.step, "plateau:step(metric): records the monitored value; cuts the lr after patience bad epochs.")
 doc(ReduceLROnPlateau.state_dict, "plateau:state_dict() -> table of numbers and strings (infinities as \"inf\").")
-for _, C in ipairs({StepLR, ExponentialLR, CosineAnnealingLR, OneCycleLR, ReduceLROnPlateau}) do
+doc(MultiStepLR, "optim.MultiStepLR(opt, milestones [, gamma=0.1]): lr = base_lr * gamma^(number of milestones <= epoch).")
+doc(LinearLR, "optim.LinearLR(opt [, {start_factor=1/3, end_factor=1, total_iters=5}])\n\n" ..
+    "Linear warm-up: the factor on base_lr goes from start_factor to end_factor over total_iters steps, then stays.")
+doc(LambdaLR, "optim.LambdaLR(opt, fn): lr = base_lr * fn(epoch).  (fn is not saved by state_dict.)")
+for _, C in ipairs({StepLR, MultiStepLR, LinearLR, LambdaLR, ExponentialLR, CosineAnnealingLR, OneCycleLR,
+                    ReduceLROnPlateau}) do
   local n = class.name(C)
   doc(C.init, string.format("%s:init(...): builds the scheduler; called by optim.%s(...).", n, n))
   if rawget(C, "get_lr") then
