@@ -417,6 +417,17 @@ local function panel_script(fig, pi, p, out)
         out[#out + 1] = "set colorbox\n"
         clauses[#clauses + 1] = string.format("%s using 1:2:3 with points%s lc palette %s", name, pt, title)
       end
+    elseif s.kind == "image" and s.rgb then
+      -- (3,H,W) colour: rows "x y r g b" with channels scaled to 0..255
+      local m = s.m:double()
+      local H, W = m.shape[2], m.shape[3]
+      if m:max():item() <= 1 then m = m * 255 end
+      m = m:clamp(0, 255)
+      local xs = ember.arange(1, W + 1):view(1, W):expand(H, W):reshape(-1)
+      local ys = ember.arange(1, H + 1):view(H, 1):expand(H, W):reshape(-1)
+      out[#out + 1] = block(name, sys.format_columns(xs, ys, m[1]:reshape(-1), m[2]:reshape(-1), m[3]:reshape(-1)))
+      out[#out + 1] = "set size ratio -1; set yrange [" .. H + 0.5 .. ":0.5]; set xrange [0.5:" .. W + 0.5 .. "]\n"
+      clauses[#clauses + 1] = string.format("%s using 1:2:3:4:5 with rgbimage notitle", name)
     elseif s.kind == "image" then
       local m = s.m
       local rows, cols = m.shape[1], m.shape[2]
@@ -656,17 +667,19 @@ M.image = doc(function(t, opts)
       if side * side ~= m:numel() then error("plot.image: a 1-D tensor must have a square number of values", 2) end
       m = m:view(side, side)
     end
-    if m:dim() ~= 2 then
-      error("plot.image: expected (H,W), (1,H,W) or a square vector, got shape ["
+    local rgb = m:dim() == 3 and m.shape[1] == 3
+    if m:dim() ~= 2 and not rgb then
+      error("plot.image: expected (H,W), (1,H,W), (3,H,W) or a square vector, got shape ["
             .. table.concat(m.shape, ", ") .. "]", 2)
     end
-    fig:image(m, {labels = opts.labels, palette = opts.palette})
+    fig:image(m, {labels = opts.labels, palette = opts.palette, rgb = rgb})
   end
   return finish(fig, opts)
 end, [[plot.image(t [, {title=, palette=, labels=, save=, show=}]) -> Figure
 
 Shows a 2-D tensor (a digit: (28,28), (1,28,28) or 784 values) as a gray
-image with row 1 at the top, or a metrics.confusion_matrix with class names
+image with row 1 at the top, a (3,H,W) colour image (values in [0,1] or
+0..255), or a metrics.confusion_matrix with class names
 and the counts written in the cells.]])
 
 -- keys of a history in display order: loss first, then metrics; val_ keys
