@@ -606,6 +606,13 @@ T.test("losses: functions and modules agree with the formulas", function()
            "mse_loss: input shape [4, 1] and target shape [4] differ")
   T.raises(function() nn.bce_loss(ember.zeros(4, 1), ember.zeros(4)) end, "bce_loss")
   T.raises(function() nn.cross_entropy(5, y) end, "cross_entropy: logits must be a tensor")
+  -- class weights: equal weights change nothing; errors name the sizes
+  T.near(nn.cross_entropy(logits, y, {weight = ember.full({3}, 2.0)}):item(), expect, 1e-6)
+  T.near(nn.CrossEntropyLoss{weight = ember.tensor{1.0, 1.0, 3.0}}(logits, y):item(),
+         (3 * (lse1 - 3) + math.log(3)) / 4, 1e-6)
+  T.raises(function() nn.cross_entropy(logits, y, {weight = ember.ones(2)}) end,
+           "cross_entropy: weight has 2 entries for 3 classes")
+  T.raises(function() nn.cross_entropy(logits, logits:softmax(2), {weight = ember.ones(3)}) end, "class-index targets")
 end)
 
 -- ---------- nn.init ----------

@@ -97,7 +97,9 @@ for _, c in ipairs(fx.losses) do
       local first = c.target
       while type(first) == "table" do first = first[1] end
       if math.type(first) == "integer" then target = ember.tensor(c.target) else target = tensor(c.target, dtype) end
-      local v = nn[c.call](x, target, c.opts)
+      local o = {}
+      for k, ov in pairs(c.opts) do o[k] = type(ov) == "table" and tensor(ov, dtype) or ov end
+      local v = nn[c.call](x, target, o)
       close(v, c.output, tol, dtype .. " value")
       ;(v * tensor(c.R, dtype)):sum():backward()
       close(x.grad, c.input_grad, tol, dtype .. " input grad")
