@@ -489,13 +489,46 @@ local function read_file(path)
   return s
 end
 
+-- A gray image as text: gnuplot's dumb terminal draws `with image` as an
+-- empty frame, so a lone image panel (a digit) is shaded here instead, two
+-- characters per pixel (about square), subsampled to fit cols x rows.
+local SHADES = " .:-=+*#%@"
+local function ascii_image(title, m, cols, rows)
+  local H, W = m.shape[1], m.shape[2]
+  local step = math.max(1, math.ceil(W * 2 / (cols - 2)), math.ceil(H / math.max(rows - 3, 1)))
+  local v = m:double():contiguous()
+  local lo, hi = v:min():item(), v:max():item()
+  local span = hi > lo and hi - lo or 1
+  local vals = v:totable()
+  local lines = {}
+  if title then lines[1] = string.rep(" ", math.max(0, (W // step * 2 - #title) // 2)) .. title end
+  for r = 1, H, step do
+    local row = {}
+    for c = 1, W, step do
+      local k = math.floor((vals[r][c] - lo) / span * (#SHADES - 1) + 0.5) + 1
+      local ch = SHADES:sub(k, k)
+      row[#row + 1] = ch .. ch
+    end
+    lines[#lines + 1] = table.concat(row)
+  end
+  return table.concat(lines, "\n") .. "\n"
+end
+
 -- Draws fig on the display terminal.  Returns true when something was
 -- drawn (false for EMBER_PLOT=none).
 local function render(fig)
   local term = M.terminal()
   fig.last_render = sys.clock()
   if term == "none" then return false end
-  if term == "dumb" then
+  local p1 = fig.panels[1]
+  local s1 = #fig.panels == 1 and #p1.series == 1 and p1.series[1]
+  if term == "dumb" and s1 and s1.kind == "image" and not s1.rgb and not s1.labels then
+    local cols, rows = term_cols_rows()
+    if fig.size then cols, rows = fig.size[1], fig.size[2] end
+    fig.text = ascii_image(p1.title, s1.m, cols, rows)
+    io.stdout:write(fig.text)
+    io.stdout:flush()
+  elseif term == "dumb" then
     local cols, rows = term_cols_rows()
     if fig.size then cols, rows = fig.size[1], fig.size[2] end
     local path = tmpname()

@@ -154,6 +154,16 @@ T.test("dumb output holds the title and the series", function()
     local lines = 0
     for _ in fig.text:gmatch("\n") do lines = lines + 1 end
     T.eq(lines, 20, "sized as asked")
+    -- a digit is shaded as text (gnuplot's dumb image is an empty frame)
+    local digit = ember.zeros(28, 28)
+    digit[{{5, 24}, {13, 16}}] = 1
+    local img = plot.image(digit, {title = "a one", size = {70, 40}})
+    T.ok(img.text:find("a one", 1, true), img.text)
+    T.ok(img.text:find("@@@@@@@@", 1, true), "the bright bar")
+    local nlines = select(2, img.text:gsub("\n", ""))
+    T.eq(nlines, 29, "title and 28 rows")
+    local cm = plot.image(metrics.confusion_matrix(ember.tensor{1, 2}, ember.tensor{1, 2}, {"ant", "bee"}))
+    T.ok(cm.text:find("ant", 1, true) and cm.text:find("bee", 1, true), "confusion matrix through gnuplot")
     T.ok(saved_out == io.stdout)
   end)
   plot.config.terminal = "none"
