@@ -831,6 +831,7 @@ static int l_split(lua_State *L) {
 static int join(lua_State *L, bool stack) {
     const char *op = stack ? "stack" : "cat";
     luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 2);  /* the scratch array below must not land in the dim's slot */
     int n = (int)lua_rawlen(L, 1);
     if (n == 0) return luaL_error(L, "%s: expected a non-empty list of tensors", op);
     tn_tensor **ts = lua_newuserdatauv(L, sizeof *ts * (size_t)n, 0);
