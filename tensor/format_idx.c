@@ -112,12 +112,13 @@ static tn_tensor *load_idx(const char *path, bool as_float, double scale) {
     unsigned char db[4 * TN_MAX_DIMS];
     if (gz_read_full(gz, db, 4 * (size_t)nd) < 0) FAIL("%s: %s: truncated header", op, path);
     int64_t shape[TN_MAX_DIMS];
-    uint64_t numel = 1;
+    uint64_t numel = 1, span = 1;  /* span: zero dims counted as 1, as the strides see them */
     for (int i = 0; i < nd; i++) {
         uint64_t v = (uint64_t)db[4 * i] << 24 | (uint64_t)db[4 * i + 1] << 16 | (uint64_t)db[4 * i + 2] << 8 |
                      db[4 * i + 3];
         shape[i] = (int64_t)v;
-        if (v && numel > ((uint64_t)1 << 56) / v) FAIL("%s: %s: shape is too large", op, path);
+        if (span > ((uint64_t)1 << 56) / (v ? v : 1)) FAIL("%s: %s: shape is too large", op, path);
+        span *= v ? v : 1;
         numel *= v;
     }
     uint64_t payload = numel * disk, fsize = (uint64_t)sb.st_size;

@@ -302,10 +302,14 @@ tn_tensor *tn_load_npy(const char *path) {
     if (dt < 0) FAIL("%s: %s: unsupported dtype '%s' (supported: <f4 <f8 <i8 <i4 |u1 |b1)", op, path, descr);
 
     /* size checks before allocating: the file must hold exactly the data */
-    uint64_t numel = 1;
+    uint64_t numel = 1, span = 1;
     for (int i = 0; i < ndim; i++) {
-        if (shape[i] != 0 && numel > (UINT64_MAX >> 4) / (uint64_t)shape[i])
-            FAIL("%s: %s: shape is too large", op, path);
+        /* span: the product of the dims with zeros counted as 1, which the
+         * strides reach even when numel is 0 (shape (0, 2^40, 2^40) would
+         * overflow them) */
+        uint64_t d = shape[i] ? (uint64_t)shape[i] : 1;
+        if (span > (UINT64_MAX >> 4) / d) FAIL("%s: %s: shape is too large", op, path);
+        span *= d;
         numel *= (uint64_t)shape[i];
     }
     uint64_t need = numel * tn_dtype_size((tn_dtype)dt), have = (uint64_t)st.st_size - prefix - hlen;

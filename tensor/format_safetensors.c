@@ -220,11 +220,12 @@ tn_safetensors *tn_load_safetensors(const char *path) {
                  jd->valuestring);
         int nd = cJSON_GetArraySize(js);
         if (nd > TN_MAX_DIMS) FAIL("%s: %s: tensor '%s' has %d dims (at most %d)", op, path, name, nd, TN_MAX_DIMS);
-        uint64_t numel = 1;
+        uint64_t numel = 1, span = 1;  /* span: zero dims counted as 1, as the strides see them */
         for (const cJSON *d = js->child; d; d = d->next) {
             uint64_t v;
             if (!json_uint(d, &v)) FAIL("%s: %s: tensor '%s' has a shape entry that is not a non-negative integer", op, path, name);
-            if (v && numel > (UINT64_MAX >> 4) / v) FAIL("%s: %s: tensor '%s' has a shape too large", op, path, name);
+            if (span > (UINT64_MAX >> 4) / (v ? v : 1)) FAIL("%s: %s: tensor '%s' has a shape too large", op, path, name);
+            span *= v ? v : 1;
             numel *= v;
         }
         uint64_t b, e;
