@@ -171,15 +171,18 @@ M.ConfusionMatrix = Confusion
 function Confusion.__tostring(self)
   local k, names = self.k, {}
   for i = 1, k do names[i] = tostring(self.classes and self.classes[i] or (i - 1 + self.base)) end
-  local w = 1
+  -- columns as wide as the counts, names cut to at most 8 characters there
+  -- (rows show them whole), so ten classes fit a terminal
+  local w, namew = 1, #"true \\ pred"
   for i = 1, k do
-    w = math.max(w, #names[i])
+    w = math.max(w, math.min(#names[i], 8))
+    namew = math.max(namew, #names[i])
     for j = 1, k do w = math.max(w, #tostring(self.counts[i][j])) end
   end
-  local rowlab = math.max(#"true \\ pred", w)
+  local rowlab = namew
   local lines = {}
   local head = {string.format("%-" .. rowlab .. "s", "true \\ pred")}
-  for j = 1, k do head[#head + 1] = string.format("%" .. w .. "s", names[j]) end
+  for j = 1, k do head[#head + 1] = string.format("%" .. w .. "s", names[j]:sub(1, w)) end
   lines[1] = table.concat(head, "  ")
   for i = 1, k do
     local row = {string.format("%-" .. rowlab .. "s", names[i])}
