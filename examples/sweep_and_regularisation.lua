@@ -48,7 +48,7 @@ local function last(t, key) local h = t.history and t.history[key]; return h and
 local epochs1 = quick and 2 or 5
 print(string.format("1. grid sweep: Adam lr x hidden width, %d images, %d epochs", #sweep_train, epochs1))
 local res1 = sweep.run{
-  space = {lr = quick and {1e-3, 1e-2} or {3e-4, 1e-3, 3e-3, 1e-2}, width = quick and {32} or {32, 256}},
+  space = {lr = quick and {1e-4, 1e-2} or {1e-4, 1e-3, 1e-2}, width = quick and {32} or {32, 256}},
   method = "grid", objective = "val_loss", mode = "min", seed = 10, verbose = false,
   trial = function(cfg, report)
     local model = mlp(cfg.width, 1)
