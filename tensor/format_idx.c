@@ -3,8 +3,10 @@
  * dataset-fashion-mnist ships it gzip-compressed).
  *
  * Layout: a 4-byte magic 0x00 0x00 TYPE NDIM, NDIM big-endian uint32 dims,
- * then the elements, big-endian, row-major.  zlib's gzopen/gzread read a
- * gzip file and a plain one alike (gzdirect tells which it was).  Before
+ * then the elements, big-endian, row-major.  A gzip file (magic 1f 8b) is
+ * decompressed with zlib's inflate, which checks each member's CRC and
+ * length; not with gzread, which takes a stream cut inside its 8-byte
+ * trailer for a clean end, so a truncated file would load.  Before
  * allocating, the payload size the header claims is checked against the
  * file: exactly for a plain file, and against deflate's maximum ratio
  * (about 1032:1) for a compressed one, so a 100-byte file cannot make us
@@ -14,28 +16,140 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
-/* Reads exactly n bytes; 0, or -1 on a short read or a zlib error. */
-static int gz_read_full(gzFile gz, void *buf, size_t n) {
-    char *c = buf;
+/* The byte source: the file itself, or the concatenation of its gzip
+ * members' decompressed data. */
+typedef struct {
+    int fd;
+    bool gz;               /* gzip-compressed (else plain bytes) */
+    bool zinit;            /* zs needs inflateEnd */
+    bool member_end;       /* gz: the last member's trailer was checked */
+    bool eof;              /* the file has no more bytes */
+    const char *why;       /* what went wrong, for the error message */
+    z_stream zs;
+    unsigned char in[1 << 15];
+} idx_reader;
+
+/* Refills the input buffer when it is empty; -1 on a read error. */
+static int rd_fill(idx_reader *r) {
+    if (r->zs.avail_in > 0 || r->eof) return 0;
+    ssize_t n;
+    do n = read(r->fd, r->in, sizeof r->in);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        r->why = strerror(errno);
+        return -1;
+    }
+    r->eof = n == 0;
+    r->zs.next_in = r->in;
+    r->zs.avail_in = (uInt)n;
+    return 0;
+}
+
+/* Reads exactly n bytes; 0, or -1 with r->why set. */
+static int rd_read_full(idx_reader *r, void *buf, size_t n) {
+    unsigned char *c = buf;
+    if (!r->gz) {
+        while (n > 0) {
+            ssize_t k = read(r->fd, c, n < ((size_t)1 << 30) ? n : ((size_t)1 << 30));
+            if (k < 0 && errno == EINTR) continue;
+            if (k <= 0) {
+                r->why = k < 0 ? strerror(errno) : "file is truncated";
+                return -1;
+            }
+            c += k;
+            n -= (size_t)k;
+        }
+        return 0;
+    }
     while (n > 0) {
-        unsigned chunk = n < (1u << 30) ? (unsigned)n : (1u << 30);
-        int r = gzread(gz, c, chunk);
-        if (r <= 0) return -1;
-        c += r;
-        n -= (size_t)r;
+        if (rd_fill(r) < 0) return -1;
+        if (r->member_end) {
+            /* another member may follow (gzip -c a b > c); anything else
+             * fails inflate's header check */
+            if (r->zs.avail_in == 0) {
+                r->why = "file is truncated";
+                return -1;
+            }
+            inflateReset(&r->zs);
+            r->member_end = false;
+        }
+        if (r->zs.avail_in == 0) {
+            r->why = "file is truncated";
+            return -1;
+        }
+        uInt chunk = n < ((size_t)1 << 30) ? (uInt)n : (1u << 30);
+        r->zs.next_out = c;
+        r->zs.avail_out = chunk;
+        int ret = inflate(&r->zs, Z_NO_FLUSH);
+        size_t got = chunk - r->zs.avail_out;
+        c += got;
+        n -= got;
+        if (ret == Z_STREAM_END) {
+            r->member_end = true;
+        } else if (ret != Z_OK && ret != Z_BUF_ERROR) {
+            r->why = ret == Z_MEM_ERROR ? "out of memory" : r->zs.msg ? r->zs.msg : "corrupt gzip data";
+            return -1;
+        }
     }
     return 0;
 }
 
-static const char *gz_why(gzFile gz) {
-    int err;
-    const char *msg = gzerror(gz, &err);
-    return err == Z_OK || err == Z_BUF_ERROR ? "file is truncated" : msg;
+/* After the data: 0 at a clean end of file (for gzip: the last member's
+ * trailer checked, nothing after it), -1 with r->why set otherwise. */
+static int rd_finish(idx_reader *r) {
+    unsigned char extra;
+    if (!r->gz) {
+        ssize_t k;
+        do k = read(r->fd, &extra, 1);
+        while (k < 0 && errno == EINTR);
+        if (k == 0) return 0;
+        r->why = k < 0 ? strerror(errno) : "trailing bytes after the data";
+        return -1;
+    }
+    /* finish the member: inflate reads (and checks) its trailer */
+    while (!r->member_end) {
+        if (rd_fill(r) < 0) return -1;
+        if (r->zs.avail_in == 0) {
+            r->why = "file is truncated";
+            return -1;
+        }
+        r->zs.next_out = &extra;
+        r->zs.avail_out = 1;
+        int ret = inflate(&r->zs, Z_NO_FLUSH);
+        if (r->zs.avail_out == 0) {
+            r->why = "trailing bytes after the data";
+            return -1;
+        }
+        if (ret == Z_STREAM_END) r->member_end = true;
+        else if (ret != Z_OK && ret != Z_BUF_ERROR) {
+            r->why = r->zs.msg ? r->zs.msg : "corrupt gzip data";
+            return -1;
+        }
+    }
+    /* further members must decompress to nothing */
+    for (;;) {
+        if (rd_fill(r) < 0) return -1;
+        if (r->zs.avail_in == 0) return 0;
+        if (rd_read_full(r, &extra, 1) == 0) {
+            r->why = "trailing bytes after the data";
+            return -1;
+        }
+        if (r->member_end) continue;  /* an empty member */
+        return -1;
+    }
+}
+
+static void rd_close(idx_reader *r) {
+    if (r->zinit) inflateEnd(&r->zs);
+    close(r->fd);
+    free(r);
 }
 
 #define FAIL(...) do { tn_error(__VA_ARGS__); goto fail; } while (0)
@@ -88,13 +202,28 @@ static tn_tensor *load_idx(const char *path, bool as_float, double scale) {
         tn_error("%s: %s: not a regular file", op, path);
         return NULL;
     }
-    gzFile gz = gzopen(path, "rb");
-    if (!gz) {
-        tn_error("%s: %s: cannot open: %s", op, path, errno ? strerror(errno) : "out of memory");
+    idx_reader *rd = calloc(1, sizeof *rd);
+    if (!rd) {
+        tn_error("%s: %s: out of memory", op, path);
         return NULL;
     }
+    rd->fd = open(path, O_RDONLY);
+    if (rd->fd < 0) {
+        tn_error("%s: %s: cannot open: %s", op, path, strerror(errno));
+        free(rd);
+        return NULL;
+    }
+    if (rd_fill(rd) < 0) FAIL("%s: %s: cannot read: %s", op, path, rd->why);
+    if (rd->zs.avail_in >= 2 && rd->in[0] == 0x1f && rd->in[1] == 0x8b) {
+        rd->gz = true;
+        if (inflateInit2(&rd->zs, 16 + MAX_WBITS) != Z_OK) FAIL("%s: %s: out of memory", op, path);
+        rd->zinit = true;
+    } else {
+        /* plain: start again at byte 0 (read() below, not the buffer) */
+        if (lseek(rd->fd, 0, SEEK_SET) != 0) FAIL("%s: %s: cannot seek: %s", op, path, strerror(errno));
+    }
     unsigned char magic[4];
-    if (gz_read_full(gz, magic, 4) < 0) FAIL("%s: %s: too short to be an IDX file", op, path);
+    if (rd_read_full(rd, magic, 4) < 0) FAIL("%s: %s: too short to be an IDX file", op, path);
     if (magic[0] != 0 || magic[1] != 0) FAIL("%s: %s: not an IDX file (bad magic)", op, path);
     int type = magic[2], nd = magic[3];
     tn_dtype dt;
@@ -110,7 +239,7 @@ static tn_tensor *load_idx(const char *path, bool as_float, double scale) {
     }
     if (nd < 1 || nd > TN_MAX_DIMS) FAIL("%s: %s: %d dims (IDX files here have 1 to %d)", op, path, nd, TN_MAX_DIMS);
     unsigned char db[4 * TN_MAX_DIMS];
-    if (gz_read_full(gz, db, 4 * (size_t)nd) < 0) FAIL("%s: %s: truncated header", op, path);
+    if (rd_read_full(rd, db, 4 * (size_t)nd) < 0) FAIL("%s: %s: truncated header", op, path);
     int64_t shape[TN_MAX_DIMS];
     uint64_t numel = 1, span = 1;  /* span: zero dims counted as 1, as the strides see them */
     for (int i = 0; i < nd; i++) {
@@ -122,7 +251,7 @@ static tn_tensor *load_idx(const char *path, bool as_float, double scale) {
         numel *= v;
     }
     uint64_t payload = numel * disk, fsize = (uint64_t)sb.st_size;
-    if (gzdirect(gz)) {
+    if (!rd->gz) {
         if (payload != fsize - 4 - 4 * (uint64_t)nd)
             FAIL("%s: %s: header promises %llu bytes of data, the file has %llu", op, path,
                  (unsigned long long)payload, (unsigned long long)(fsize - 4 - 4 * (uint64_t)nd));
@@ -140,7 +269,7 @@ static tn_tensor *load_idx(const char *path, bool as_float, double scale) {
         float *out = tn_data(t);
         for (uint64_t done = 0; done < numel;) {
             size_t n = numel - done < FBLOCK ? (size_t)(numel - done) : FBLOCK;
-            if (gz_read_full(gz, tmp, n * disk) < 0) FAIL("%s: %s: reading the data failed: %s", op, path, gz_why(gz));
+            if (rd_read_full(rd, tmp, n * disk) < 0) FAIL("%s: %s: reading the data failed: %s", op, path, rd->why);
             if (type == 0x08) {  /* the image case; the product in double rounds like x / 255 */
                 for (size_t i = 0; i < n; i++) out[done + i] = (float)((double)tmp[i] * scale);
             } else {
@@ -150,8 +279,8 @@ static tn_tensor *load_idx(const char *path, bool as_float, double scale) {
         }
     } else if (disk == tn_dtype_size(dt)) {
         /* same width: read in place, then fix the byte order */
-        if (payload && gz_read_full(gz, tn_data(t), (size_t)payload) < 0)
-            FAIL("%s: %s: reading the data failed: %s", op, path, gz_why(gz));
+        if (payload && rd_read_full(rd, tn_data(t), (size_t)payload) < 0)
+            FAIL("%s: %s: reading the data failed: %s", op, path, rd->why);
         if (disk > 1) {
             unsigned char *p = tn_data(t);
             for (uint64_t i = 0; i < numel; i++, p += disk)
@@ -169,25 +298,20 @@ static tn_tensor *load_idx(const char *path, bool as_float, double scale) {
         int32_t *out = tn_data(t);
         for (uint64_t done = 0; done < numel;) {
             size_t n = numel - done < BLOCK ? (size_t)(numel - done) : BLOCK;
-            if (gz_read_full(gz, tmp, n * disk) < 0) FAIL("%s: %s: reading the data failed: %s", op, path, gz_why(gz));
+            if (rd_read_full(rd, tmp, n * disk) < 0) FAIL("%s: %s: reading the data failed: %s", op, path, rd->why);
             for (size_t i = 0; i < n; i++)
                 out[done + i] = disk == 1 ? (int32_t)(int8_t)tmp[i]
                                           : (int32_t)(int16_t)(uint16_t)((unsigned)tmp[2 * i] << 8 | tmp[2 * i + 1]);
             done += n;
         }
     }
-    unsigned char extra;
-    int r = gzread(gz, &extra, 1), zerr;
-    gzerror(gz, &zerr);
-    /* a gzip stream cut inside its trailer still yields all the data: only
-     * the error state (Z_BUF_ERROR) tells it was truncated */
-    if (r != 0 || zerr != Z_OK) FAIL("%s: %s: %s", op, path, r > 0 ? "trailing bytes after the data" : gz_why(gz));
+    if (rd_finish(rd) < 0) FAIL("%s: %s: %s", op, path, rd->why);
     free(tmp);
-    gzclose(gz);
+    rd_close(rd);
     return t;
 fail:
     free(tmp);
     tn_release(t);
-    gzclose(gz);
+    rd_close(rd);
     return NULL;
 }
