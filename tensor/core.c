@@ -217,7 +217,8 @@ static int check_shape(int ndim, const int64_t *shape, int64_t *numel) {
             return -1;
         }
         if (shape[i] && n > INT64_MAX / 16 / shape[i]) {
-            tn_error("tensor: shape too large");
+            char b[160];
+            tn_error("tensor: shape %s is too large", tn_shape_str(shape, ndim, b, sizeof b));
             return -1;
         }
         n *= shape[i];
@@ -465,6 +466,8 @@ bool tn_same_shape(const tn_tensor *a, const tn_tensor *b) {
 /* A new header over t's storage with the given geometry (no history). */
 tn_tensor *tn_alias(tn_tensor *t, int ndim, const int64_t *shape, const int64_t *stride,
                     int64_t offset) {
+    int64_t numel;
+    if (check_shape(ndim, shape, &numel) < 0) return NULL;  /* expand can ask for 2^120 elements */
     tn_tensor *v = calloc(1, sizeof *v);
     if (!v) {
         tn_error("out of memory");
@@ -474,11 +477,10 @@ tn_tensor *tn_alias(tn_tensor *t, int ndim, const int64_t *shape, const int64_t 
     v->dtype = t->dtype;
     v->ndim = ndim;
     v->offset = offset;
-    v->numel = 1;
+    v->numel = numel;
     for (int i = 0; i < ndim; i++) {
         v->shape[i] = shape[i];
         v->stride[i] = stride[i];
-        v->numel *= shape[i];
     }
     v->storage = t->storage;
     t->storage->refcount++;

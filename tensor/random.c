@@ -111,10 +111,12 @@ tn_tensor *tn_randint(int64_t lo, int64_t hi, int ndim, const int64_t *shape) {
     }
     tn_tensor *t = tn_empty(TN_INT64, ndim, shape);
     if (!t) return NULL;
-    uint64_t range = (uint64_t)(hi - lo), base = tn_rng_reserve((uint64_t)t->numel);
+    /* unsigned arithmetic: hi - lo overflows int64 for ranges wider than 2^63 */
+    uint64_t range = (uint64_t)hi - (uint64_t)lo, base = tn_rng_reserve((uint64_t)t->numel);
     int64_t *p = t->storage->data;
     for (int64_t i = 0; i < t->numel; i++)
-        p[i] = lo + (int64_t)(uint64_t)(((unsigned __int128)tn_rng_bits(rng_seed, base + (uint64_t)i) * range) >> 64);
+        p[i] = (int64_t)((uint64_t)lo +
+                         (uint64_t)(((unsigned __int128)tn_rng_bits(rng_seed, base + (uint64_t)i) * range) >> 64));
     return t;
 }
 

@@ -443,6 +443,17 @@ tn_tensor *tn_expand(tn_tensor *t, int ndim, const int64_t *shape) {
             return NULL;
         }
     }
+    /* a broadcast view costs no memory, but its element count must fit int64 */
+    int64_t count = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (sh[i] && count > INT64_MAX / 16 / sh[i]) {
+            SHAPE_STR(s1, t);
+            char s2[160];
+            tn_error("expand: shape %s is too large (expanding %s)", tn_shape_str(sh, ndim, s2, sizeof s2), s1);
+            return NULL;
+        }
+        count *= sh[i];
+    }
     return record1(TN_OP_EXPAND, make_view(t, ndim, sh, st, t->offset), t, NULL);
 }
 

@@ -363,6 +363,10 @@ static int l_scatter_add(lua_State *L) {
 static int l_one_hot(lua_State *L) {
     tn_tensor *ix = lt_index_arg(L, 1, "one_hot");
     lua_Integer n = luaL_optinteger(L, 2, -1);
+    if (n < -1) {
+        tn_release(ix);
+        return luaL_error(L, "one_hot: number of classes must be >= 0 (or -1 to infer it), got %I", n);
+    }
     tn_tensor *r = tn_one_hot(ix, n);
     tn_release(ix);
     if (!r) return vm_error(L, "one_hot");

@@ -24,11 +24,25 @@ int lt_set_printoptions(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     static const char *const names[] = {"precision", "threshold", "edgeitems", "linewidth"};
     int *fields[] = {&opts.precision, &opts.threshold, &opts.edgeitems, &opts.linewidth};
+    /* check every key and value before setting any: a bad call changes nothing */
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        int i = 0;
+        while (i < 4 && !(lua_type(L, -2) == LUA_TSTRING && strcmp(lua_tostring(L, -2), names[i]) == 0)) i++;
+        if (i == 4)
+            return luaL_error(L, "set_printoptions: unknown option '%s' (the options are precision, threshold, edgeitems, linewidth)",
+                              lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : luaL_typename(L, -2));
+        if (!lua_isinteger(L, -1))
+            return luaL_error(L, "set_printoptions: %s must be an integer, got %s", names[i],
+                              lua_isnumber(L, -1) ? lua_tostring(L, -1) : luaL_typename(L, -1));
+        lua_Integer v = lua_tointeger(L, -1);
+        if (v < 0 || v > 1000000000)
+            return luaL_error(L, "set_printoptions: %s must be between 0 and 1e9, got %I", names[i], v);
+        lua_pop(L, 1);
+    }
     for (int i = 0; i < 4; i++) {
         if (lua_getfield(L, 1, names[i]) != LUA_TNIL) {
-            lua_Integer v = luaL_checkinteger(L, -1);
-            if (v < 0 || v > 1000000000)
-                return luaL_error(L, "set_printoptions: %s must be between 0 and 1e9, got %d", names[i], (int)v);
+            lua_Integer v = lua_tointeger(L, -1);
             if (i == 0 && v > 16) v = 16;
             *fields[i] = (int)v;
         }

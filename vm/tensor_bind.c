@@ -235,8 +235,8 @@ int lt_dim(lua_State *L, int arg, int ndim, const char *op) {
     lua_Integer d = luaL_checkinteger(L, arg);
     int n = ndim > 0 ? ndim : 1;
     if (d == 0 || d > n || d < -n)
-        return luaL_error(L, "%s: dim %d is out of range for a tensor with %d dims (dims are 1-based)",
-                          op, (int)d, ndim);
+        return luaL_error(L, "%s: dim %I is out of range for a tensor with %d dims (dims are 1-based)",
+                          op, d, ndim);
     return d > 0 ? (int)d - 1 : (int)d + n;
 }
 
@@ -288,11 +288,21 @@ int lt_shape(lua_State *L, int first, int64_t *shape, int *next, const char *op)
     return nd;
 }
 
+/* The name the running C function was called by ("zeros", "to"), for
+ * messages raised by the shared helpers below, which serve many functions. */
+static const char *called_as(lua_State *L) {
+    lua_Debug ar;
+    if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) && ar.name) return ar.name;
+    return "?";
+}
+
 tn_dtype lt_check_dtype(lua_State *L, int idx) {
-    const char *name = luaL_checkstring(L, idx);
+    if (lua_type(L, idx) != LUA_TSTRING)
+        luaL_error(L, "%s: dtype must be a string such as 'float32', got %s", called_as(L), luaL_typename(L, idx));
+    const char *name = lua_tostring(L, idx);
     int dt = tn_dtype_from_name(name);
     if (dt < 0)
-        luaL_error(L, "unknown dtype '%s' (float32, float64, int64, int32, uint8, bool)", name);
+        luaL_error(L, "%s: unknown dtype '%s' (float32, float64, int64, int32, uint8, bool)", called_as(L), name);
     return (tn_dtype)dt;
 }
 
@@ -300,14 +310,24 @@ tn_dtype lt_opt_dtype(lua_State *L, int idx, tn_dtype def, bool *requires_grad) 
     if (requires_grad) *requires_grad = false;
     if (lua_type(L, idx) == LUA_TSTRING) return lt_check_dtype(L, idx);
     if (lua_type(L, idx) != LUA_TTABLE) return def;
+    /* a misspelt option would otherwise be ignored without a word */
+    idx = lua_absindex(L, idx);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        if (!key || (strcmp(key, "dtype") != 0 && strcmp(key, "requires_grad") != 0))
+            luaL_error(L, "%s: unknown option %s%s%s (the options are dtype, requires_grad)", called_as(L),
+                       key ? "'" : "", key ? key : luaL_typename(L, -2), key ? "'" : " key");
+        lua_pop(L, 1);
+    }
     tn_dtype dt = def;
     if (lua_getfield(L, idx, "dtype") != LUA_TNIL) dt = lt_check_dtype(L, -1);
     lua_pop(L, 1);
-    if (requires_grad) {
-        lua_getfield(L, idx, "requires_grad");
-        *requires_grad = lua_toboolean(L, -1);
-        lua_pop(L, 1);
-    }
+    int ty = lua_getfield(L, idx, "requires_grad");
+    if (ty != LUA_TNIL && ty != LUA_TBOOLEAN)
+        luaL_error(L, "%s: option requires_grad must be a boolean, got %s", called_as(L), luaL_typename(L, -1));
+    if (requires_grad) *requires_grad = lua_toboolean(L, -1);
+    lua_pop(L, 1);
     return dt;
 }
 
@@ -323,7 +343,8 @@ double lt_opt_number(lua_State *L, int idx, const char *name, double def) {
     if (lua_type(L, idx) != LUA_TTABLE) return def;
     double v = def;
     if (lua_getfield(L, idx, name) != LUA_TNIL) {
-        if (!lua_isnumber(L, -1)) luaL_error(L, "option '%s' must be a number", name);
+        if (!lua_isnumber(L, -1))
+            luaL_error(L, "%s: option '%s' must be a number, got %s", called_as(L), name, luaL_typename(L, -1));
         v = lua_tonumber(L, -1);
     }
     lua_pop(L, 1);
@@ -746,8 +767,8 @@ static int l_permute(lua_State *L) {
 static int64_t lt_index(lua_State *L, int arg, int64_t size, const char *op) {
     lua_Integer i = luaL_checkinteger(L, arg);
     if (i == 0 || i > size || i < -size)
-        luaL_error(L, "%s: index %d is out of range for a dim of size %d (indices are 1-based)", op,
-                   (int)i, (int)size);
+        luaL_error(L, "%s: index %I is out of range for a dim of size %I (indices are 1-based)", op,
+                   i, (lua_Integer)size);
     return i > 0 ? i - 1 : size + i;
 }
 
@@ -758,8 +779,8 @@ static int l_narrow(lua_State *L) {
     int64_t size = t->shape[d];
     if (s < 0) s += size + 1;
     if (s < 1 || s > size + 1)
-        return luaL_error(L, "narrow: start %d is out of range for dim %d of size %d (indices are 1-based)",
-                          (int)luaL_checkinteger(L, 3), d + 1, (int)size);
+        return luaL_error(L, "narrow: start %I is out of range for dim %d of size %I (indices are 1-based)",
+                          luaL_checkinteger(L, 3), d + 1, (lua_Integer)size);
     int64_t start = s - 1;
     vm_push_tensor(L, tn_narrow(t, d, start, len));
     return 1;
@@ -887,7 +908,12 @@ static tn_tensor *apply_spec(lua_State *L, tn_tensor *t, int spec) {
             lua_Integer first = v[0], last = m == 1 ? v[0] : v[1], step = v[2];
             if (first < 0) first += size + 1;
             if (last < 0) last += size + 1;
-            if (step <= 0 || first < 1 || first > size + 1 || last > size || last < first - 1) {
+            if (step <= 0) {
+                tn_release(cur);
+                luaL_error(L, "index: the step of range {%I, %I, %I} for dim %d must be positive",
+                           v[0], v[1], v[2], i);
+            }
+            if (first < 1 || first > size + 1 || last > size || last < first - 1) {
                 tn_release(cur);
                 luaL_error(L, "index: range {%d, %d, %d} is out of bounds for dim %d of size %d",
                            (int)first, (int)last, (int)step, i, (int)size);
@@ -944,8 +970,8 @@ static int tensor_index(lua_State *L) {
         lua_Integer i = lua_tointeger(L, 2);
         int64_t size = t->shape[0];
         if (i == 0 || i > size || i < -size)
-            return luaL_error(L, "index: index %d is out of range for dim 1 of size %d (indices are 1-based)",
-                              (int)i, (int)size);
+            return luaL_error(L, "index: index %I is out of range for dim 1 of size %I (indices are 1-based)",
+                              i, (lua_Integer)size);
         int64_t k = i > 0 ? i - 1 : size + i;
         if (t->ndim == 1 && !t->requires_grad) {
             push_element(L, t, k);
@@ -1016,7 +1042,8 @@ static int tensor_newindex(lua_State *L) {
         lua_Integer i = luaL_checkinteger(L, 2);
         int64_t size = t->shape[0];
         if (i == 0 || i > size || i < -size)
-            return luaL_error(L, "index assignment: index %d is out of range for dim 1 of size %d", (int)i, (int)size);
+            return luaL_error(L, "index assignment: index %I is out of range for dim 1 of size %I (indices are 1-based)",
+                              i, (lua_Integer)size);
         tn_tensor *v = tn_select(t, 0, i > 0 ? i - 1 : size + i);
         if (!v) return vm_error(L, "index assignment");
         assign_into(L, v, 3);
