@@ -496,6 +496,14 @@ T.test("timeout, errors of the spec, trial returning a History", function()
   T.same(h[1].history.loss, {3, 2, 1})
   T.eq(h[1].metrics.loss, 1)
   T.eq(h[1].metrics.acc, 0.3)
+  -- sweep.callback: train.fit's epoch logs (tensors too) become reports
+  local c = sweep.run(spec_of{space = {a = {1}}, trial = function(cfg, report)
+    local cb = sweep.callback(report)
+    for e = 1, 3 do cb:on_epoch_end(e, {loss = ember.tensor(1.0 / e), val_loss = 2.0 / e}) end
+  end})
+  T.eq(c[1].status, "COMPLETE")
+  T.near(c[1].history.loss, {1, 0.5, 1 / 3})
+  T.near(c[1].metrics.val_loss, 2 / 3)
 end)
 
 T.test("plot.sweep draws the Results into a PNG", function()
