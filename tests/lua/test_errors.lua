@@ -130,7 +130,12 @@ bad("ones: element count beyond int64", function() return ember.ones(2 ^ 31, 2 ^
     {"ones", "[2147483648, 2147483648]", "too large"})
 bad("expand: element count beyond int64", function() return ember.ones(1):expand(2 ^ 40, 2 ^ 40, 2 ^ 40) end,
     {"expand", "[1099511627776, 1099511627776, 1099511627776]", "too large"})
-bad("full: out of memory", function() return ember.full({2 ^ 40}, 1) end, {"full", "out of memory"})
+-- ASan aborts on an 8 TB request unless told to return NULL (make sanitize does)
+if not os.getenv("SANITIZE") or (os.getenv("ASAN_OPTIONS") or ""):find("allocator_may_return_null=1", 1, true) then
+  bad("full: out of memory", function() return ember.full({2 ^ 40}, 1) end, {"full", "out of memory"})
+else
+  io.write("SKIP full: out of memory (ASAN_OPTIONS lacks allocator_may_return_null=1)\n")
+end
 bad("randperm: negative n", function() return ember.randperm(-1) end, {"randperm", "-1"})
 bad("linspace: negative count", function() return ember.linspace(0, 1, -2) end, {"linspace", "-2"})
 bad("eye: negative size", function() return ember.eye(-2) end, {"eye", "-2"})
