@@ -113,6 +113,14 @@ demo: all
 bench: all
 	sh tests/bench/run.sh
 
+# libFuzzer targets of the safetensors, .npy and IDX readers (tests/fuzz/),
+# each run for FUZZ_SECONDS; clang is installed when missing.  Not in CI.
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz
+fuzz:
+	@sh tests/install-deps.sh clang
+	$(MAKE) -f tests/fuzz/fuzz.mk FUZZ_SECONDS=$(FUZZ_SECONDS) run
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/lua/5.4
 	install -m 755 ember $(DESTDIR)$(PREFIX)/bin/ember
