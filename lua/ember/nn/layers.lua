@@ -517,7 +517,10 @@ activation("Softmax", function(self, x) return x:softmax(self.dim) end,
 activation("LogSoftmax", function(self, x) return x:log_softmax(self.dim) end,
            "nn.LogSoftmax([dim=-1]): log of softmax along dim, computed stably.",
            function(self, dim) self.dim = dim or -1 end, function(self) return "dim=" .. self.dim end)
-activation("Identity", function(_, x) return x end, "nn.Identity(): returns its input.")
+local Identity = Module:extend("Identity")
+L.Identity = Identity
+function Identity:forward(...) return ... end
+doc(Identity, "nn.Identity(): returns its arguments unchanged (a placeholder layer).")
 
 -- ---------- docs ----------
 doc(Linear, "nn.Linear(in_features, out_features [, {bias=true}])\n\n" ..
