@@ -81,10 +81,9 @@ function Linear:forward(x)
     error(string.format("Linear: expected input with %d features, got %s (input shape %s)", self.in_features,
                         #shape == 0 and "a 0-dim tensor" or tostring(shape[#shape]), shape_str(shape)), 2)
   end
-  local y = x:matmul(self.weight:t())
-  local b = self.bias
-  if b then y = y + b end
-  return y
+  -- one fused op: the bias rides in the GEMM and dW comes out in weight's
+  -- layout (x:matmul(W:t()) + b would copy a transposed gradient each step)
+  return ember.linear(x, self.weight, self.bias)
 end
 
 function Linear:extra_repr()
