@@ -44,7 +44,9 @@ AI S(dvec) S(dsplat)(T x) {
 AI T S(dhsum)(S(dvec) v) {   /* pairwise: halves added as vectors */
     T t[NV];
     memcpy(t, &v, sizeof v);
+#pragma GCC unroll 8
     for (int w = (int)NV / 2; w >= 1; w /= 2)
+#pragma GCC unroll 16
         for (int i = 0; i < w; i++) t[i] += t[i + w];
     return t[0];
 }
@@ -149,9 +151,9 @@ TGT static void S(dwgrad_image)(const conv_geom *g, const direct_plan *d, const 
             }
             for (int64_t q = d->Q; q < Qr; q++) dst[q] = 0;
             if (db) {
-                T s = 0;
-                for (int64_t q = 0; q < Qr; q += NV) s += S(dhsum)(S(dload)(dst + q));
-                db[o0 + j] += s;
+                S(dvec) acc = S(dsplat)(0);
+                for (int64_t q = 0; q < Qr; q += NV) acc += S(dload)(dst + q);
+                db[o0 + j] += S(dhsum)(acc);
             }
         }
         if (dwv) {
