@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -153,6 +154,13 @@ static void rd_close(idx_reader *r) {
 }
 
 #define FAIL(...) do { tn_error(__VA_ARGS__); goto fail; } while (0)
+/* A tensor-core failure (e.g. out of memory): its message, prefixed with
+ * the op and the file (copied first: tn_error writes the same buffer). */
+#define FAIL_CORE() do { \
+        char why_[200]; \
+        snprintf(why_, sizeof why_, "%s", tn_last_error()); \
+        FAIL("%s: %s: %s", op, path, why_); \
+    } while (0)
 
 /* Big-endian element i of a block of `disk`-byte elements of IDX type
  * `type`, as a double. */
@@ -261,7 +269,7 @@ static tn_tensor *load_idx(const char *path, bool as_float, double scale) {
     }
     if (as_float) dt = TN_FLOAT32;
     t = tn_empty(dt, nd, shape);
-    if (!t) goto fail;
+    if (!t) FAIL_CORE();
     if (as_float) {
         enum { FBLOCK = 1 << 16 };
         tmp = malloc(FBLOCK * disk);

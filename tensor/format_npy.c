@@ -231,6 +231,13 @@ static void normalize_bool(tn_tensor *t) {
 }
 
 #define FAIL(...) do { tn_error(__VA_ARGS__); goto fail; } while (0)
+/* A tensor-core failure (e.g. out of memory): its message, prefixed with
+ * the op and the file (copied first: tn_error writes the same buffer). */
+#define FAIL_CORE() do { \
+        char why_[200]; \
+        snprintf(why_, sizeof why_, "%s", tn_last_error()); \
+        FAIL("%s: %s: %s", op, path, why_); \
+    } while (0)
 
 tn_tensor *tn_load_npy(const char *path) {
     const char *op = "load_npy";
@@ -308,7 +315,7 @@ tn_tensor *tn_load_npy(const char *path) {
          * strides reach even when numel is 0 (shape (0, 2^40, 2^40) would
          * overflow them) */
         uint64_t d = shape[i] ? (uint64_t)shape[i] : 1;
-        if (span > (UINT64_MAX >> 4) / d) FAIL("%s: %s: shape is too large", op, path);
+        if (span > (uint64_t)INT64_MAX / 16 / d) FAIL("%s: %s: shape is too large", op, path);  /* tn_empty's limit */
         span *= d;
         numel *= (uint64_t)shape[i];
     }
@@ -320,7 +327,7 @@ tn_tensor *tn_load_npy(const char *path) {
     int64_t fshape[TN_MAX_DIMS];
     for (int i = 0; i < ndim; i++) fshape[i] = fortran ? shape[ndim - 1 - i] : shape[i];
     t = tn_empty((tn_dtype)dt, ndim, fshape);
-    if (!t) goto fail;
+    if (!t) FAIL_CORE();
     if (need && read_full(fd, tn_data(t), (size_t)need) < 0) FAIL("%s: %s: truncated data", op, path);
     if (swap) byteswap(tn_data(t), t->numel, tn_dtype_size(t->dtype));
     if (dt == TN_BOOL) normalize_bool(t);
@@ -334,7 +341,7 @@ tn_tensor *tn_load_npy(const char *path) {
         tn_release(v);
         tn_release(t);
         t = cc;
-        if (!t) goto fail;
+        if (!t) FAIL_CORE();
     }
     free(hdr);
     close(fd);

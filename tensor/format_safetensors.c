@@ -137,6 +137,13 @@ static char *dupstr(const char *s) {
 }
 
 #define FAIL(...) do { tn_error(__VA_ARGS__); goto fail; } while (0)
+/* A tensor-core failure (e.g. out of memory): its message, prefixed with
+ * the op and the file (copied first: tn_error writes the same buffer). */
+#define FAIL_CORE() do { \
+        char why_[200]; \
+        snprintf(why_, sizeof why_, "%s", tn_last_error()); \
+        FAIL("%s: %s: %s", op, path, why_); \
+    } while (0)
 
 tn_safetensors *tn_load_safetensors(const char *path) {
     const char *op = "load_safetensors";
@@ -224,7 +231,7 @@ tn_safetensors *tn_load_safetensors(const char *path) {
         for (const cJSON *d = js->child; d; d = d->next) {
             uint64_t v;
             if (!json_uint(d, &v)) FAIL("%s: %s: tensor '%s' has a shape entry that is not a non-negative integer", op, path, name);
-            if (span > (UINT64_MAX >> 4) / (v ? v : 1)) FAIL("%s: %s: tensor '%s' has a shape too large", op, path, name);
+            if (span > (uint64_t)INT64_MAX / 16 / (v ? v : 1)) FAIL("%s: %s: tensor '%s' has a shape too large", op, path, name);
             span *= v ? v : 1;
             numel *= v;
         }
@@ -284,7 +291,7 @@ tn_safetensors *tn_load_safetensors(const char *path) {
         if (!st->names[i]) FAIL("%s: %s: out of memory", op, path);
         tn_tensor *t = tn_empty(st_mem_dtype(dt), nd, shp);
         st->count = i + 1;   /* from here on, free() releases entry i */
-        if (!t) goto fail;
+        if (!t) FAIL_CORE();
         st->tensors[i] = t;
         size_t nb = (size_t)(ents[i].end - ents[i].begin);
         if (dt < TN_DTYPE_COUNT) {
