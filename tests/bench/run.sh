@@ -17,6 +17,9 @@ fi
 
 value() { awk -v k="$1" '$1 == k { print $2 }'; }
 
+# first section: the core beside direct cblas_sgemm / memcpy (tests/bench/core.lua)
+$EMBER tests/bench/core.lua
+
 # median wall time in ms of a command, over 11 runs
 startup_ms() {
     for i in 1 2 3 4 5 6 7 8 9 10 11; do
