@@ -1090,6 +1090,60 @@ T.test("softmax and log_softmax along each dim vs Lua", function()
   near_list(ember.tensor({1000, 0}, "float64"):log_softmax(1), {0, -1000})
 end)
 
+T.test("large inputs (vectorised and threaded paths, odd tails) vs Lua, float32 and float64", function()
+  local n = 200003
+  local xs = rlist(n, -4, 4)
+  local ys = rlist(n, 0.5, 2)
+  for _, dt in ipairs{"float64", "float32"} do
+    local x, y = ember.tensor(xs, dt), ember.tensor(ys, dt)
+    local fx, fy = flat(x), flat(y)      -- the values as stored (rounded for float32)
+    local tol = dt == "float32" and 3e-6 or 1e-12
+    local function check(got, f, what)
+      local g = flat(got)
+      T.eq(#g, n, what)
+      for i = 1, n do
+        local want = f(i)
+        if not (math.abs(g[i] - want) <= tol * (1 + math.abs(want))) then
+          error(string.format("%s %s [%d]: got %.9g, expected %.9g", what, dt, i, g[i], want))
+        end
+      end
+    end
+    check(x + y, function(i) return fx[i] + fy[i] end, "add")
+    check(x * y, function(i) return fx[i] * fy[i] end, "mul")
+    check(x / y, function(i) return fx[i] / fy[i] end, "div")
+    check(x - 1.5, function(i) return fx[i] - 1.5 end, "sub number")
+    check(x:exp(), function(i) return math.exp(fx[i]) end, "exp")
+    check(x:sigmoid(), function(i) return sigmoid(fx[i]) end, "sigmoid")
+    check(x:tanh(), function(i) local e = math.exp(2 * fx[i]); return (e - 1) / (e + 1) end, "tanh")
+    check(x:silu(), function(i) return fx[i] * sigmoid(fx[i]) end, "silu")
+    check(x:relu(), function(i) return math.max(fx[i], 0) end, "relu")
+    check(y:log(), function(i) return math.log(fy[i]) end, "log")
+    check(y:sqrt(), function(i) return math.sqrt(fy[i]) end, "sqrt")
+    check(x:clamp(-1, 1), function(i) return math.min(math.max(fx[i], -1), 1) end, "clamp")
+    -- reductions over many elements (chunked partial sums)
+    local s, m, mx = 0, 0, -math.huge
+    for i = 1, n do s = s + fx[i]; mx = math.max(mx, fx[i]) end
+    m = s / n
+    T.near(x:sum():item(), s, dt == "float32" and 1e-4 or 1e-10, "sum " .. dt)
+    T.near(x:mean():item(), m, dt == "float32" and 1e-4 or 1e-10, "mean " .. dt)
+    T.eq(x:max():item(), mx, "max " .. dt)
+    local v = 0
+    for i = 1, n do v = v + (fx[i] - m) ^ 2 end
+    T.near(x:var():item(), v / (n - 1), dt == "float32" and 1e-4 or 1e-9, "var " .. dt)
+  end
+  -- a large non-contiguous operand: the transpose of a [401, 499] matrix
+  local r, c = 401, 499
+  local ms = rlist(r * c, -1, 1)
+  local M = ember.tensor(nest(ms, {r, c}), "float64")
+  local Mt = M:t()
+  local e = flat(Mt:exp() + 1)
+  for j = 1, c do for i = 1, r do
+    local want = math.exp(ms[(i - 1) * c + j]) + 1
+    if math.abs(e[(j - 1) * r + i] - want) > 1e-12 * want then error("transposed exp at " .. i .. "," .. j) end
+  end end
+  near_list(Mt:sum(2), reduce_ref(ms, {r, c}, 1, lsum), 1e-10, "sum over a transposed dim")
+end)
+
 ---------------------------------------------------------------- Math: linear algebra
 
 local function matmul_ref(a, b, n, k, m)
