@@ -59,3 +59,9 @@ for th in 1 2; do
     ts="-"; [ $have_torch = 1 ] && ts=$(startup_ms $PY -c 'import torch')
     row "start-up" ms "$es" "$ts" lower
 done
+
+# nn kernels at the workloads' shapes (ember only: forward and forward +
+# backward medians of conv2d, max_pool2d and Linear, 1 thread)
+echo
+echo "== nn kernels (tests/bench/nn.lua) =="
+EMBER=$EMBER $EMBER tests/bench/nn.lua 1
