@@ -57,3 +57,11 @@ end
 print(string.format("parallel = 1: %6.2f s", w1))
 print(string.format("parallel = 2: %6.2f s", w2))
 print(string.format("speed-up:     %6.2fx (goal >= 1.7x)", w1 / w2))
+-- other load matters: with the kernel's autogroup scheduling, a session's
+-- processes share one slice of a busy machine however many there are
+local f = io.open("/proc/loadavg", "r")
+if f then
+  print("load average: " .. (f:read("l") or "?"):match("^(%S+ %S+ %S+)") ..
+        " (the speed-up needs otherwise idle cores)")
+  f:close()
+end
