@@ -54,50 +54,68 @@ AI T S(dhsum)(S(dvec) v) {   /* pairwise: halves added as vectors */
  * every FMA that uses it, multiplying the loads of a load-bound loop. */
 #define IN_REG(v) __asm__("" : "+v"(v))
 
-/* ext[j][q0 .. q0+2NV) = bias[j] + sum_k wt[k][j] * src[off[k] + q], j < ob.
- * wt is the (K, ldw) transposed weight at column o0; src is pad + q0. */
-AI void S(fwd_tile)(const int ob, const T *wt, int64_t ldw, int64_t K, const int64_t *off,
-                    const T *src, const T *bias, T *ext, int64_t ldext) {
-    S(dvec) a0[OBMAX], a1[OBMAX];
+/* ext[j][q0 .. q0+qv*NV) = bias[j] + sum_k wt[k][j] * src[off[k] + q], j < ob.
+ * wt is the (K, ldw) transposed weight at column o0; src is pad + q0.
+ * ob*qv accumulators: OBMAX x 2 for wide layers, up to 4 x 4 when there are
+ * few output channels (enough independent FMA chains either way). */
+AI void S(fwd_tile)(const int ob, const int qv, const T *wt, int64_t ldw, int64_t K,
+                    const int64_t *off, const T *src, const T *bias, T *ext, int64_t ldext) {
+    S(dvec) a[OBMAX][4];
 #pragma GCC unroll 16
-    for (int j = 0; j < ob; j++) a0[j] = a1[j] = S(dsplat)(bias ? bias[j] : 0);
+    for (int j = 0; j < ob; j++)
+#pragma GCC unroll 4
+        for (int v = 0; v < qv; v++) a[j][v] = S(dsplat)(bias ? bias[j] : 0);
     for (int64_t k = 0; k < K; k++) {
-        const T *s = src + off[k], *wk = wt + k * ldw;
-        S(dvec) s0 = S(dload)(s), s1 = S(dload)(s + NV);
+        const T *sk = src + off[k], *wk = wt + k * ldw;
+        S(dvec) sv[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < qv; v++) {
+            sv[v] = S(dload)(sk + v * NV);
+            IN_REG(sv[v]);
+        }
 #pragma GCC unroll 16
         for (int j = 0; j < ob; j++) {
             S(dvec) wv = S(dsplat)(wk[j]);
             IN_REG(wv);
-            a0[j] += wv * s0;
-            a1[j] += wv * s1;
+#pragma GCC unroll 4
+            for (int v = 0; v < qv; v++) a[j][v] += wv * sv[v];
         }
     }
 #pragma GCC unroll 16
-    for (int j = 0; j < ob; j++) {
-        S(dstore)(ext + j * ldext, a0[j]);
-        S(dstore)(ext + j * ldext + NV, a1[j]);
-    }
+    for (int j = 0; j < ob; j++)
+#pragma GCC unroll 4
+        for (int v = 0; v < qv; v++) S(dstore)(ext + j * ldext + v * NV, a[j][v]);
 }
+
+/* q-vectors per forward tile: 4 when no tile has more than 4 channels and
+ * there are registers for 16 accumulators (32 vector registers). */
+static inline int S(fwd_qv)(int64_t O) { return O < OBMAX && OBMAX >= 8 ? 4 : 2; }
 
 /* One image: out (O, OH, OW) from the padded planes; ext is (OBMAX, Qr) scratch. */
 TGT static void S(dfwd_image)(const conv_geom *g, const direct_plan *d, const T *wt, const T *b,
                               const T *pad, T *ext, T *out) {
-    const int64_t O = g->O, K = g->K, Qr = d->Qr;
+    const int64_t O = g->O, K = g->K, Qr = d->Qr, *off = d->off;
+    const int qv = S(fwd_qv)(O);
     for (int64_t o0 = 0; o0 < O;) {
         int64_t r = O - o0;
         int ob = r >= OBMAX ? OBMAX : r >= 4 ? 4 : r >= 2 ? 2 : 1;
         const T *w0 = wt + o0, *b0 = b ? b + o0 : NULL;
-        for (int64_t q0 = 0; q0 < Qr; q0 += 2 * NV) {
-            if (ob == OBMAX) S(fwd_tile)(OBMAX, w0, O, K, d->off, pad + q0, b0, ext + q0, Qr);
-            else if (ob == 4) S(fwd_tile)(4, w0, O, K, d->off, pad + q0, b0, ext + q0, Qr);
-            else if (ob == 2) S(fwd_tile)(2, w0, O, K, d->off, pad + q0, b0, ext + q0, Qr);
-            else S(fwd_tile)(1, w0, O, K, d->off, pad + q0, b0, ext + q0, Qr);
+        for (int64_t q0 = 0; q0 < Qr; q0 += qv * NV) {
+            const T *src = pad + q0;
+            T *e = ext + q0;
+            if (ob == OBMAX) S(fwd_tile)(OBMAX, 2, w0, O, K, off, src, b0, e, Qr);
+            else if (qv == 4 && ob == 4) S(fwd_tile)(4, 4, w0, O, K, off, src, b0, e, Qr);
+            else if (qv == 4 && ob == 2) S(fwd_tile)(2, 4, w0, O, K, off, src, b0, e, Qr);
+            else if (qv == 4) S(fwd_tile)(1, 4, w0, O, K, off, src, b0, e, Qr);
+            else if (ob == 4) S(fwd_tile)(4, 2, w0, O, K, off, src, b0, e, Qr);
+            else if (ob == 2) S(fwd_tile)(2, 2, w0, O, K, off, src, b0, e, Qr);
+            else S(fwd_tile)(1, 2, w0, O, K, off, src, b0, e, Qr);
         }
         for (int j = 0; j < ob; j++)   /* drop the junk columns */
             for (int64_t oy = 0; oy < g->OH; oy++) {
-                const T *e = ext + j * Qr + oy * d->Wp;
+                const T *es = ext + j * Qr + oy * d->Wp;
                 T *o = out + ((o0 + j) * g->OH + oy) * g->OW;
-                for (int64_t ox = 0; ox < g->OW; ox++) o[ox] = e[ox];
+                for (int64_t ox = 0; ox < g->OW; ox++) o[ox] = es[ox];
             }
         o0 += ob;
     }
@@ -234,7 +252,7 @@ TGT static void S(dwgrad_range)(void *p, int64_t lo, int64_t hi) {
 /* out (N,O,OH,OW) = conv(x, w) + b, stride 1.  w is (O, K). */
 static int S(conv_fwd_direct)(const conv_geom *g, const T *x, const T *w, const T *b, T *out) {
     direct_plan d;
-    if (direct_plan_init(&d, g, 2 * NV) < 0) return -1;
+    if (direct_plan_init(&d, g, S(fwd_qv)(g->O) * NV) < 0) return -1;
     T *wt = scratch_alloc(sizeof(T) * (size_t)(g->K * g->O));   /* (K, O) */
     if (!wt) { free(d.off); return -1; }
     for (int64_t o = 0; o < g->O; o++)
