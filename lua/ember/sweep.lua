@@ -168,7 +168,7 @@ end
 function M.plan(spec)
   local space = spec.space
   if type(space) ~= "table" then error("sweep: spec.space must be a table of parameters", 0) end
-  local method = spec.method or "grid"
+  local method = spec.method or (spec.trials and "random" or "grid")
   local seed = spec.seed or 0
   local names = sorted_names(space)
   local trials = {}
@@ -629,7 +629,8 @@ end, [[sweep.run(spec) -> Results
 Runs a sweep.  spec fields:
   space     {name = values}: a list (choice), sweep.uniform(a, b),
             sweep.log_uniform(a, b), sweep.int(a, b), or a constant
-  method    "grid" (default; uniform spaces need n points) or "random"
+  method    "grid" (uniform spaces need n points) or "random"; the default
+            is "random" when trials is given, else "grid"
   trials    number of random trials (default 10)
   trial     function(cfg, report) ... end: trains with cfg (the params),
             calls report{loss = ..., ...} once per epoch, returns the final

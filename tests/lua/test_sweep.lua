@@ -113,6 +113,8 @@ T.test("plan: grid order and a seeded random search", function()
   for _ in pairs(seeds) do nseeds = nseeds + 1 end
   T.eq(nseeds, 20)
   T.eq(sweep.trial_seed(5, 3), r1[3].seed)
+  -- trials without a method means a random search
+  T.same(sweep.plan{space = space, trials = 20, seed = 5}[7].params, r1[7].params)
 end)
 
 T.test("json: round trip of log values", function()
