@@ -28,8 +28,10 @@ for i = 1, #fortunes do
     labels[#labels + 1] = cat == cat_b and 1 or 0
   end
 end
-if #texts == 0 or not (cat_a ~= cat_b) then
-  error("text_cnn: need two different categories among: " .. table.concat(fortunes.classes, " "))
+local n_in_b = 0
+for _, l in ipairs(labels) do n_in_b = n_in_b + l end
+if cat_a == cat_b or n_in_b == 0 or n_in_b == #labels then
+  error("text_cnn: give two different categories among: " .. table.concat(fortunes.classes, " "), 0)
 end
 local vocab = data.vocab(texts)
 local pad = #vocab + 1
