@@ -136,6 +136,7 @@ local label3 = function(t) return t.params.optimizer end
 local fig3 = plot.figure{layout = {1, 2}}
 overlay(fig3, 1, res3, "loss", "training loss", label3)
 overlay(fig3, 2, res3, "val_accuracy", "validation accuracy", label3)
+fig3:legend("bottom right")   -- accuracy curves rise into the top corner
 fig3:panel(1)
 local opt_png = outdir .. "/optimizers.png"
 fig3:save(opt_png)
