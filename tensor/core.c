@@ -113,19 +113,28 @@ size_t tn_bytes_allocated_total(void) { return atomic_load(&bytes_total); }
 /* Blocks of 64 KiB and up: glibc's dynamic mmap threshold rises after the
  * first large free, after which big tensors come from the brk heap, fragment
  * it, and RSS creeps up in a training loop (measured: +17% over 5,000 MLP
- * steps).  We fix the threshold (large blocks always
- * mmap'd and returned on free) and keep a small cache of freed large blocks
- * by exact size, because a training loop allocates the same shapes every
- * step and page-faulting fresh mmaps each time would cost more than the
- * math of a small step.  The cache holds at most CACHE_BYTES. */
+ * steps).  We fix the threshold (large blocks always mmap'd and returned on
+ * free) and keep a cache of freed large blocks by exact size, because loops
+ * allocate the same shapes over and over and page-faulting a fresh mmap
+ * each time costs more than the math (a 16 MB `a + b` ran at a tenth of
+ * memcpy's speed).  vm/ trims the cache at every garbage-collection step
+ * (tn_cache_trim): a block not reused since the previous trim is returned to
+ * the system, so the cache never holds more than one collection cycle of
+ * garbage, and a one-off temporary does not stay resident. */
 #define LARGE_BLOCK (64u << 10)
 #define CACHE_SLOTS 256
-#define CACHE_BYTES ((size_t)32 << 20)
+#if defined(__SANITIZE_ADDRESS__)
+#define CACHE_BYTES 0            /* let ASan see every free (use-after-free) */
+#else
+#define CACHE_BYTES ((size_t)512 << 20)
+#endif
 
 static struct {
     pthread_mutex_t mu;
     void *block[CACHE_SLOTS];
     size_t size[CACHE_SLOTS];
+    unsigned gen[CACHE_SLOTS];   /* trim generation at which it was cached */
+    unsigned current;
     size_t total;
 } cache = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
@@ -155,6 +164,7 @@ static bool cache_put(void *b, size_t size) {
             if (!cache.block[i]) {
                 cache.block[i] = b;
                 cache.size[i] = size;
+                cache.gen[i] = cache.current;
                 cache.total += size;
                 kept = true;
                 break;
@@ -163,10 +173,59 @@ static bool cache_put(void *b, size_t size) {
     return kept;
 }
 
+void tn_cache_trim(void) {
+    pthread_mutex_lock(&cache.mu);
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        if (cache.block[i] && cache.gen[i] != cache.current) {
+            free(cache.block[i]);
+            cache.block[i] = NULL;
+            cache.total -= cache.size[i];
+        }
+    cache.current++;
+    pthread_mutex_unlock(&cache.mu);
+}
+
+/* Small blocks (storage of up to a few KB: biases, scalars, losses) and
+ * tensor headers come from per-thread free lists: the per-op cost of a tiny
+ * tensor was mostly glibc's malloc_consolidate, triggered by mixing
+ * posix_memalign with frees.  Size classes are powers of two from 128 bytes
+ * (header included); each list keeps at most SMALL_KEEP blocks. */
+#define SMALL_CLASSES 6          /* 128, 256, ..., 4096 */
+#if defined(__SANITIZE_ADDRESS__)
+#define SMALL_KEEP 0             /* let ASan see every free (use-after-free) */
+#else
+#define SMALL_KEEP 1024
+#endif
+typedef struct free_node { struct free_node *next; } free_node;
+static _Thread_local struct {
+    free_node *head[SMALL_CLASSES];
+    int count[SMALL_CLASSES];
+    free_node *headers;
+    int nheaders;
+} freelists;
+
+static int small_class(size_t size) {
+    size_t c = 128;
+    for (int k = 0; k < SMALL_CLASSES; k++, c <<= 1)
+        if (size <= c) return k;
+    return -1;
+}
+
 static tn_storage *storage_new(size_t nbytes) {
     _Static_assert(sizeof(tn_storage) <= STORAGE_HEADER, "storage header too big");
     size_t size = STORAGE_HEADER + (nbytes ? nbytes : 1);
-    void *block = size >= LARGE_BLOCK ? cache_take(size) : NULL;
+    void *block = NULL;
+    int k = small_class(size);
+    if (k >= 0) {
+        size = (size_t)128 << k;
+        if (freelists.head[k]) {
+            block = freelists.head[k];
+            freelists.head[k] = freelists.head[k]->next;
+            freelists.count[k]--;
+        }
+    } else if (size >= LARGE_BLOCK) {
+        block = cache_take(size);
+    }
     if (!block && posix_memalign(&block, 64, size) != 0) {
         tn_error("out of memory allocating %zu bytes", nbytes);
         return NULL;
@@ -185,8 +244,40 @@ static void storage_release(tn_storage *s) {
     if (s && --s->refcount == 0) {
         atomic_fetch_sub(&bytes_live, s->nbytes);
         size_t size = STORAGE_HEADER + (s->nbytes ? s->nbytes : 1);
-        if (size < LARGE_BLOCK || !cache_put(s, size)) free(s);
+        int k = small_class(size);
+        if (k >= 0 && freelists.count[k] < SMALL_KEEP) {
+            free_node *f = (free_node *)s;
+            f->next = freelists.head[k];
+            freelists.head[k] = f;
+            freelists.count[k]++;
+            return;
+        }
+        if (k >= 0 || size < LARGE_BLOCK || !cache_put(s, size)) free(s);
     }
+}
+
+/* tensor headers: zeroed, from the free list when possible */
+static tn_tensor *header_alloc(void) {
+    tn_tensor *t;
+    if (freelists.headers) {
+        t = (tn_tensor *)freelists.headers;
+        freelists.headers = freelists.headers->next;
+        freelists.nheaders--;
+        memset(t, 0, sizeof *t);
+        return t;
+    }
+    return calloc(1, sizeof *t);
+}
+
+static void header_free(tn_tensor *t) {
+    if (freelists.nheaders < 4 * SMALL_KEEP) {
+        free_node *f = (free_node *)t;
+        f->next = freelists.headers;
+        freelists.headers = f;
+        freelists.nheaders++;
+        return;
+    }
+    free(t);
 }
 
 /* ---------- tensors ---------- */
@@ -201,7 +292,7 @@ void tn_release(tn_tensor *t) {
     storage_release(t->storage);
     if (t->grad) tn_release(t->grad);
     if (t->grad_fn) tn_node_release(t->grad_fn);
-    free(t);
+    header_free(t);
 }
 
 static int check_shape(int ndim, const int64_t *shape, int64_t *numel) {
@@ -229,7 +320,7 @@ static int check_shape(int ndim, const int64_t *shape, int64_t *numel) {
 
 /* A tensor header viewing `s` (takes the caller's storage reference). */
 static tn_tensor *tensor_header(tn_dtype dt, int ndim, const int64_t *shape, tn_storage *s) {
-    tn_tensor *t = calloc(1, sizeof *t);
+    tn_tensor *t = header_alloc();
     if (!t) {
         storage_release(s);
         tn_error("out of memory");
@@ -468,7 +559,7 @@ tn_tensor *tn_alias(tn_tensor *t, int ndim, const int64_t *shape, const int64_t 
                     int64_t offset) {
     int64_t numel;
     if (check_shape(ndim, shape, &numel) < 0) return NULL;  /* expand can ask for 2^120 elements */
-    tn_tensor *v = calloc(1, sizeof *v);
+    tn_tensor *v = header_alloc();
     if (!v) {
         tn_error("out of memory");
         return NULL;

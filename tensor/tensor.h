@@ -103,6 +103,9 @@ void tn_release(tn_tensor *t);
  * (monotonic; vm/ drives the Lua GC from the difference). */
 size_t tn_bytes_live(void);
 size_t tn_bytes_allocated_total(void);
+/* Returns to the system the cached large blocks not reused since the
+ * previous trim (vm/ calls it at every garbage-collection step). */
+void tn_cache_trim(void);
 
 /* New contiguous tensor, uninitialised data.  New reference or NULL. */
 tn_tensor *tn_empty(tn_dtype dt, int ndim, const int64_t *shape);

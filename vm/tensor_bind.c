@@ -41,6 +41,7 @@ void vm_gc_account(lua_State *L) {
     if (total - gc_last_total < (16u << 20)) return;
     gc_last_total = total;
     lua_gc(L, LUA_GCSTEP, 0);
+    tn_cache_trim();
     if (tn_bytes_live() > 2 * gc_live_after_full + (64u << 20)) {
         lua_gc(L, LUA_GCCOLLECT);
         gc_live_after_full = tn_bytes_live();
