@@ -70,7 +70,9 @@ static void bench_conv(const layer *l, const char *algo) {
     tn_tensor *b = tn_randn(TN_FLOAT32, 1, &l->O);
     w->requires_grad = b->requires_grad = true;
     x->requires_grad = l->input_grad;
-    int iters = 200;
+    /* about 0.1 s per measurement, between 3 and 200 iterations */
+    double t1 = run_conv(l, x, w, b, true, 1);
+    int iters = t1 > 0.1 / 3 ? 3 : t1 < 0.1 / 200 ? 200 : (int)(0.1 / t1);
     double tf = run_conv(l, x, w, b, false, iters), tfb = run_conv(l, x, w, b, true, iters);
     int64_t OH = l->H + 2 * l->pad - l->k + 1, OW = l->W + 2 * l->pad - l->k + 1;
     double fma = (double)(l->N * l->O * OH * OW * l->C * l->k * l->k);
