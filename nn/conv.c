@@ -233,8 +233,18 @@ typedef struct {
     int64_t s[2], p[2], op[2], d[2];
 } conv_params;
 
+/* Bound on stride, padding, dilation and output_padding: far beyond any
+ * real layer, and small enough that no size computation can overflow. */
+#define PARAM_MAX ((int64_t)1 << 24)
+
 static int check_params(const char *name, const conv_params *cp, int first) {
     for (int i = first; i < 2; i++) {
+        if (cp->s[i] > PARAM_MAX || cp->p[i] > PARAM_MAX || cp->d[i] > PARAM_MAX ||
+            cp->op[i] > PARAM_MAX) {
+            tn_error("%s: stride, padding or dilation too large (at most %lld)", name,
+                     (long long)PARAM_MAX);
+            return -1;
+        }
         if (cp->s[i] < 1 || cp->d[i] < 1 || cp->p[i] < 0 || cp->op[i] < 0) {
             tn_error("%s: stride and dilation must be positive and padding non-negative "
                      "(got stride %lld, padding %lld, dilation %lld)",

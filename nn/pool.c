@@ -146,6 +146,10 @@ static int pool_setup(pool_kind kind, tn_tensor *x, const int64_t k[2], const in
         return 0;
     }
     for (int i = 2 - sdims; i < 2; i++) {
+        if (k[i] > ((int64_t)1 << 24) || s[i] > ((int64_t)1 << 24)) {
+            tn_error("%s: kernel size or stride too large (at most %lld)", name, 1LL << 24);
+            return -1;
+        }
         if (k[i] < 1 || s[i] < 1 || p[i] < 0) {
             tn_error("%s: kernel size and stride must be positive and padding non-negative (got "
                      "kernel %lld, stride %lld, padding %lld)", name, (long long)k[i],

@@ -373,6 +373,8 @@ START_TEST(test_conv_errors) {
     expect_error(nn_conv2d(x, w3, NULL, NULL, (int64_t[]){-1, 0}, NULL), "padding non-negative");
     expect_error(nn_conv2d(x, w3, NULL, NULL, NULL, (int64_t[]){1, 0}), "conv2d: stride and dilation");
     expect_error(nn_conv2d(NULL, w3, NULL, NULL, NULL, NULL), "conv2d: input and weight are required");
+    expect_error(nn_conv2d(x, w3, NULL, NULL, NULL, (int64_t[]){INT64_MAX, 1}), "conv2d: stride, padding or dilation too large");
+    expect_error(nn_conv_transpose2d(x, w3, NULL, (int64_t[]){INT64_MAX / 2, 1}, NULL, NULL, NULL), "too large");
     /* conv1d */
     tn_tensor *x1 = tn_zeros(TN_FLOAT32, 3, (int64_t[]){2, 3, 4});
     tn_tensor *w15 = tn_zeros(TN_FLOAT32, 3, (int64_t[]){2, 3, 6});

@@ -331,6 +331,8 @@ START_TEST(test_pool_errors) {
     expect_error(nn_max_pool2d(x, (int64_t[]){0, 2}, NULL, NULL, false),
                  "kernel size and stride must be positive");
     expect_error(nn_max_pool2d(x, NULL, NULL, NULL, false), "max_pool2d: kernel size is required");
+    expect_error(nn_max_pool2d(x, (int64_t[]){INT64_MAX, 2}, NULL, (int64_t[]){INT64_MAX / 2, 0}, false), "too large");
+    expect_error(nn_avg_pool1d(x2, 2, INT64_MAX, 0, true, true), "avg_pool1d");
     expect_error(nn_max_pool2d(xi, (int64_t[]){2, 2}, NULL, NULL, false),
                  "max_pool2d: input must be float32 or float64, got int64");
     expect_error(nn_avg_pool2d(x2, (int64_t[]){2, 2}, NULL, NULL, false, true),
