@@ -9,6 +9,7 @@
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tensor/tensor.h"
 #include "tensor/autograd.h"
@@ -34,6 +35,25 @@ static inline void t_expect(const tn_tensor *t, const double *v, int64_t n, doub
 }
 #define EXPECT(t, tol, ...) \
     t_expect(t, (double[])__VA_ARGS__, (int64_t)(sizeof((double[])__VA_ARGS__) / sizeof(double)), tol)
+
+/* Asserts t is non-NULL with the given shape, e.g. EXPECT_SHAPE(t, 2, 3). */
+#define EXPECT_SHAPE(t, ...)                                                       \
+    do {                                                                           \
+        int64_t want_[] = {__VA_ARGS__};                                           \
+        int n_ = (int)(sizeof want_ / sizeof want_[0]);                            \
+        ck_assert_msg((t) != NULL, "NULL: %s", tn_last_error());                   \
+        ck_assert_int_eq((t)->ndim, n_);                                           \
+        for (int i_ = 0; i_ < n_; i_++) ck_assert_int_eq((t)->shape[i_], want_[i_]); \
+    } while (0)
+
+/* Asserts that expr (returning a tensor) fails with a message containing substr. */
+#define EXPECT_ERROR(expr, substr)                                                 \
+    do {                                                                           \
+        tn_tensor *r_ = (expr);                                                    \
+        ck_assert_msg(r_ == NULL, "expected an error from %s", #expr);             \
+        ck_assert_msg(strstr(tn_last_error(), substr) != NULL, "message '%s' lacks '%s'", \
+                      tn_last_error(), substr);                                    \
+    } while (0)
 
 /* main() of a suite: TN_SUITE_MAIN("name", add_tests) where
  * add_tests(TCase *tc) calls tcase_add_test. */

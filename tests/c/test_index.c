@@ -35,23 +35,6 @@ static tn_tensor *mask_from(int nd, const int64_t *shape, const double *v) {
     return t_from(TN_BOOL, nd, shape, v);
 }
 
-#define EXPECT_SHAPE(t, ...)                                                       \
-    do {                                                                           \
-        int64_t want_[] = {__VA_ARGS__};                                           \
-        int n_ = (int)(sizeof want_ / sizeof want_[0]);                            \
-        ck_assert_msg((t) != NULL, "NULL: %s", tn_last_error());                   \
-        ck_assert_int_eq((t)->ndim, n_);                                           \
-        for (int i_ = 0; i_ < n_; i_++) ck_assert_int_eq((t)->shape[i_], want_[i_]); \
-    } while (0)
-
-#define EXPECT_ERROR(expr, substr)                                                 \
-    do {                                                                           \
-        tn_tensor *r_ = (expr);                                                    \
-        ck_assert_msg(r_ == NULL, "expected an error from %s", #expr);             \
-        ck_assert_msg(strstr(tn_last_error(), substr) != NULL, "message '%s' lacks '%s'", \
-                      tn_last_error(), substr);                                    \
-    } while (0)
-
 #define EXPECT_FAIL(expr, substr)                                                  \
     do {                                                                           \
         ck_assert_int_eq((expr), -1);                                              \

@@ -21,14 +21,6 @@ static tn_tensor *leaf64(int nd, const int64_t *shape) {
 #define LEAF(...) leaf64(NDIMS(__VA_ARGS__), (int64_t[]){__VA_ARGS__})
 #define RANDN(dt, ...) tn_randn(dt, NDIMS(__VA_ARGS__), (int64_t[]){__VA_ARGS__})
 
-#define EXPECT_ERROR(expr, substr)                                                        \
-    do {                                                                                  \
-        tn_tensor *r_ = (expr);                                                           \
-        ck_assert_msg(r_ == NULL, "expected an error from %s", #expr);                    \
-        ck_assert_msg(strstr(tn_last_error(), substr) != NULL, "message '%s' lacks '%s'", \
-                      tn_last_error(), substr);                                           \
-    } while (0)
-
 static void check_grad(tn_gradcheck_fn fn, void *ctx, int n, tn_tensor **in) {
     int rc = tn_gradcheck(fn, ctx, n, in, 1e-6, 1e-6, 1e-5);
     ck_assert_msg(rc == 0, "gradcheck: %s", tn_last_error());

@@ -13,23 +13,6 @@
 
 #include "tensor/internal.h"
 
-#define EXPECT_SHAPE(t, ...)                                                       \
-    do {                                                                           \
-        int64_t want_[] = {__VA_ARGS__};                                           \
-        int n_ = (int)(sizeof want_ / sizeof want_[0]);                            \
-        ck_assert_msg((t) != NULL, "NULL: %s", tn_last_error());                   \
-        ck_assert_int_eq((t)->ndim, n_);                                           \
-        for (int i_ = 0; i_ < n_; i_++) ck_assert_int_eq((t)->shape[i_], want_[i_]); \
-    } while (0)
-
-#define EXPECT_ERROR(expr, substr)                                                 \
-    do {                                                                           \
-        tn_tensor *r_ = (expr);                                                    \
-        ck_assert_msg(r_ == NULL, "expected an error from " #expr);                \
-        ck_assert_msg(strstr(tn_last_error(), substr) != NULL, "message '%s' lacks '%s'", \
-                      tn_last_error(), substr);                                    \
-    } while (0)
-
 /* 0, 1, 2, ... of the given dtype and shape */
 static tn_tensor *iota(tn_dtype dt, int nd, const int64_t *shape) {
     tn_tensor *t = tn_empty(dt, nd, shape);

@@ -26,23 +26,6 @@ static tn_tensor *leaf64(int nd, const int64_t *shape) {
 }
 #define LEAF(...) leaf64((int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__})
 
-#define EXPECT_SHAPE(t, ...)                                                       \
-    do {                                                                           \
-        int64_t want_[] = {__VA_ARGS__};                                           \
-        int n_ = (int)(sizeof want_ / sizeof want_[0]);                            \
-        ck_assert_msg((t) != NULL, "NULL: %s", tn_last_error());                   \
-        ck_assert_int_eq((t)->ndim, n_);                                           \
-        for (int i_ = 0; i_ < n_; i_++) ck_assert_int_eq((t)->shape[i_], want_[i_]); \
-    } while (0)
-
-#define EXPECT_ERROR(expr, substr)                                                 \
-    do {                                                                           \
-        tn_tensor *r_ = (expr);                                                    \
-        ck_assert_msg(r_ == NULL, "expected an error from %s", #expr);             \
-        ck_assert_msg(strstr(tn_last_error(), substr) != NULL, "message '%s' lacks '%s'", \
-                      tn_last_error(), substr);                                    \
-    } while (0)
-
 static int check_grad(tn_gradcheck_fn fn, void *ctx, int n, tn_tensor **in) {
     int rc = tn_gradcheck(fn, ctx, n, in, 1e-6, 1e-6, 1e-5);
     ck_assert_msg(rc == 0, "gradcheck: %s", tn_last_error());
