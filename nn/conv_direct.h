@@ -269,7 +269,7 @@ static int S(conv_fwd_direct)(const conv_geom *g, const T *x, const T *w, const 
 /* dw (O,K) += sum over images, db (O) += sum gy; either may be NULL. */
 static int S(conv_wgrad_direct)(const conv_geom *g, const T *x, const T *gy, T *dw, T *db) {
     direct_plan d;
-    if (direct_plan_init(&d, g, 2 * NV) < 0) return -1;
+    if (direct_plan_init(&d, g, NV) < 0) return -1;   /* q in single vectors: less rounding */
     /* Chunks of a fixed number of images (independent of the thread count)
      * accumulate private partial gradients, summed in chunk order after. */
     int64_t grain = direct_grain(g, &d) * 4;   /* fewer chunks: each ends in O*K lane sums */
