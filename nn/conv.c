@@ -153,12 +153,16 @@ static int64_t direct_grain(const conv_geom *g, const direct_plan *d) {
 #define VB 64
 #define TGT __attribute__((target("avx512f")))
 #define OBMAX 8
+#undef WKB
+#define WKB 4    /* 32 registers: 4 x 4 weight-gradient tiles */
 #include "conv_direct.h"
 #undef T
 #undef S
 #undef VB
 #undef TGT
 #undef OBMAX
+#undef WKB
+#define WKB 3
 
 #define T double
 #define S(name) name##_f64
