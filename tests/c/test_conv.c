@@ -472,7 +472,115 @@ START_TEST(test_conv_interrupted) {
 }
 END_TEST
 
+/* ---------- PyTorch cross-check ----------
+ * Deterministic inputs det(shape, s)[i] = sin(0.37 * s * i) (row-major), the
+ * output's gradient det(y.shape, 0.9); each result r is summarised by
+ * sum(r) and sum(r * det(r.shape, 0.5)).  The expected numbers were printed
+ * by PyTorch 1.13.1 (float64) from this script:
+ *
+ *   import torch, torch.nn.functional as F
+ *   def det(*shape, s=1.0):
+ *       n = 1
+ *       for d in shape: n *= d
+ *       return (torch.arange(n, dtype=torch.float64) * 0.37 * s).sin().reshape(shape)
+ *   def rep(name, t):
+ *       print("%s %.12g %.12g" % (name, t.sum().item(), (t * det(*t.shape, s=0.5)).sum().item()))
+ *   def run(y): (y * det(*y.shape, s=0.9)).sum().backward()
+ *   x = det(2, 3, 9, 8).requires_grad_(); w = det(4, 3, 3, 2, s=1.3).requires_grad_()
+ *   b = det(4, s=0.7).requires_grad_()
+ *   y = F.conv2d(x, w, b, stride=(2, 1), padding=(1, 1), dilation=(1, 2)); run(y)
+ *   rep("conv2d.y", y); rep("conv2d.dx", x.grad); rep("conv2d.dw", w.grad); rep("conv2d.db", b.grad)
+ *   x = det(2, 4, 5, 4).requires_grad_(); w = det(4, 3, 3, 3, s=1.3).requires_grad_()
+ *   b = det(3, s=0.7).requires_grad_()
+ *   y = F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1); run(y)
+ *   rep("convt.y", y); rep("convt.dx", x.grad); rep("convt.dw", w.grad); rep("convt.db", b.grad)
+ *   x = det(2, 3, 11).requires_grad_(); w = det(5, 3, 4, s=1.3).requires_grad_()
+ *   y = F.conv1d(x, w, None, stride=2, padding=2, dilation=2); run(y)
+ *   rep("conv1d.y", y); rep("conv1d.dx", x.grad); rep("conv1d.dw", w.grad)
+ */
+static tn_tensor *det(int nd, const int64_t *shape, double s) {
+    tn_tensor *t = tn_empty(TN_FLOAT64, nd, shape);
+    double *p = tn_data(t);
+    for (int64_t i = 0; i < t->numel; i++) p[i] = sin((double)i * 0.37 * s);
+    return t;
+}
+
+static void torch_expect(const char *name, tn_tensor *t, double sum, double proj) {
+    ck_assert_msg(t != NULL, "%s: NULL (%s)", name, tn_last_error());
+    tn_tensor *r = det(t->ndim, t->shape, 0.5);
+    double a = 0, b = 0;
+    for (int64_t i = 0; i < t->numel; i++) {
+        double v = tn_get_flat(t, i);
+        a += v;
+        b += v * tn_get_flat(r, i);
+    }
+    tn_release(r);
+    ck_assert_msg(fabs(a - sum) <= 1e-9 * (1 + fabs(sum)) && fabs(b - proj) <= 1e-9 * (1 + fabs(proj)),
+                  "%s: got (%.12g, %.12g), PyTorch (%.12g, %.12g)", name, a, b, sum, proj);
+}
+
+static void torch_backward(tn_tensor *y) {
+    ck_assert_msg(y != NULL, "%s", tn_last_error());
+    tn_tensor *g = det(y->ndim, y->shape, 0.9);
+    ck_assert_msg(tn_backward(y, g, false) == 0, "%s", tn_last_error());
+    tn_release(g);
+}
+#define TORCH(name, t) torch_expect(#name, t, name##_SUM, name##_PROJ)
+#define conv2d_y_SUM 114.323868892
+#define conv2d_y_PROJ 9.13211840366
+#define conv2d_dx_SUM 0.00150945552787
+#define conv2d_dx_PROJ 0.032088809402
+#define conv2d_dw_SUM 2.334321043
+#define conv2d_dw_PROJ -16.8929077126
+#define conv2d_db_SUM 0.221283020576
+#define conv2d_db_PROJ -0.0865747653714
+#define convt_y_SUM 126.130398299
+#define convt_y_PROJ -8.27652469865
+#define convt_dx_SUM -12.4351225486
+#define convt_dx_PROJ -13.3690312746
+#define convt_dw_SUM 11.9458983419
+#define convt_dw_PROJ -52.7691786899
+#define convt_db_SUM 5.55078270968
+#define convt_db_PROJ 1.68227857031
+#define conv1d_y_SUM -23.3385220811
+#define conv1d_y_PROJ -5.10546424198
+#define conv1d_dx_SUM 0.702210738066
+#define conv1d_dx_PROJ -3.52887745303
+#define conv1d_dw_SUM 0.919289621002
+#define conv1d_dw_PROJ 2.84131941803
+
+START_TEST(test_conv_matches_pytorch) {
+    for (int a = 0; a < NALGO; a++) {
+        int64_t was = nn_conv_set_direct_max_k(algos[a].max_k);
+        tn_tensor *x = det(4, (int64_t[]){2, 3, 9, 8}, 1), *w = det(4, (int64_t[]){4, 3, 3, 2}, 1.3);
+        tn_tensor *b = det(1, (int64_t[]){4}, 0.7);
+        x->requires_grad = w->requires_grad = b->requires_grad = true;
+        tn_tensor *y = nn_conv2d(x, w, b, (int64_t[]){2, 1}, (int64_t[]){1, 1}, (int64_t[]){1, 2});
+        torch_backward(y);
+        TORCH(conv2d_y, y); TORCH(conv2d_dx, x->grad); TORCH(conv2d_dw, w->grad); TORCH(conv2d_db, b->grad);
+        tn_release(x); tn_release(w); tn_release(b); tn_release(y);
+
+        x = det(4, (int64_t[]){2, 4, 5, 4}, 1), w = det(4, (int64_t[]){4, 3, 3, 3}, 1.3);
+        b = det(1, (int64_t[]){3}, 0.7);
+        x->requires_grad = w->requires_grad = b->requires_grad = true;
+        y = nn_conv_transpose2d(x, w, b, (int64_t[]){2, 2}, (int64_t[]){1, 1}, (int64_t[]){1, 1}, NULL);
+        torch_backward(y);
+        TORCH(convt_y, y); TORCH(convt_dx, x->grad); TORCH(convt_dw, w->grad); TORCH(convt_db, b->grad);
+        tn_release(x); tn_release(w); tn_release(b); tn_release(y);
+
+        x = det(3, (int64_t[]){2, 3, 11}, 1), w = det(3, (int64_t[]){5, 3, 4}, 1.3);
+        x->requires_grad = w->requires_grad = true;
+        y = nn_conv1d(x, w, NULL, 2, 2, 2);
+        torch_backward(y);
+        TORCH(conv1d_y, y); TORCH(conv1d_dx, x->grad); TORCH(conv1d_dw, w->grad);
+        tn_release(x); tn_release(w); tn_release(y);
+        nn_conv_set_direct_max_k(was);
+    }
+}
+END_TEST
+
 static void add_tests(TCase *tc) {
+    tcase_add_test(tc, test_conv_matches_pytorch);
     tcase_add_test(tc, test_conv_threads_deterministic);
     tcase_add_test(tc, test_conv_interrupted);
     tcase_add_test(tc, test_conv2d_values);

@@ -374,7 +374,107 @@ START_TEST(test_pool_names) {
 }
 END_TEST
 
+/* ---------- PyTorch cross-check ----------
+ * Deterministic inputs det(shape, s)[i] = sin(0.37 * s * i) (row-major), the
+ * output's gradient det(y.shape, 0.9); each result r is summarised by
+ * sum(r) and sum(r * det(r.shape, 0.5)).  The expected numbers were printed
+ * by PyTorch 1.13.1 (float64) from this script:
+ *
+ *   import torch, torch.nn.functional as F
+ *   def det(*shape, s=1.0):
+ *       n = 1
+ *       for d in shape: n *= d
+ *       return (torch.arange(n, dtype=torch.float64) * 0.37 * s).sin().reshape(shape)
+ *   def rep(name, t):
+ *       print("%s %.12g %.12g" % (name, t.sum().item(), (t * det(*t.shape, s=0.5)).sum().item()))
+ *   def run(y): (y * det(*y.shape, s=0.9)).sum().backward()
+ *   for name, f in [("maxpool", lambda x: F.max_pool2d(x, 3, 2, 1, ceil_mode=True)),
+ *                   ("avgpool", lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True,
+ *                                                      count_include_pad=False)),
+ *                   ("avgpoolcip", lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True,
+ *                                                         count_include_pad=True)),
+ *                   ("adaptive", lambda x: F.adaptive_avg_pool2d(x, (3, 4)))]:
+ *       x = det(2, 3, 7, 9).requires_grad_(); y = f(x); run(y)
+ *       rep(name + ".y", y); rep(name + ".dx", x.grad)
+ *   x = det(2, 3, 11).requires_grad_(); y = F.max_pool1d(x, 3, 2, 1, ceil_mode=True); run(y)
+ *   rep("maxpool1d.y", y); rep("maxpool1d.dx", x.grad)
+ */
+static tn_tensor *det(int nd, const int64_t *shape, double s) {
+    tn_tensor *t = tn_empty(TN_FLOAT64, nd, shape);
+    double *p = tn_data(t);
+    for (int64_t i = 0; i < t->numel; i++) p[i] = sin((double)i * 0.37 * s);
+    return t;
+}
+
+static void torch_expect(const char *name, tn_tensor *t, double sum, double proj) {
+    ck_assert_msg(t != NULL, "%s: NULL (%s)", name, tn_last_error());
+    tn_tensor *r = det(t->ndim, t->shape, 0.5);
+    double a = 0, b = 0;
+    for (int64_t i = 0; i < t->numel; i++) {
+        double v = tn_get_flat(t, i);
+        a += v;
+        b += v * tn_get_flat(r, i);
+    }
+    tn_release(r);
+    ck_assert_msg(fabs(a - sum) <= 1e-9 * (1 + fabs(sum)) && fabs(b - proj) <= 1e-9 * (1 + fabs(proj)),
+                  "%s: got (%.12g, %.12g), PyTorch (%.12g, %.12g)", name, a, b, sum, proj);
+}
+
+static void torch_backward(tn_tensor *y) {
+    ck_assert_msg(y != NULL, "%s", tn_last_error());
+    tn_tensor *g = det(y->ndim, y->shape, 0.9);
+    ck_assert_msg(tn_backward(y, g, false) == 0, "%s", tn_last_error());
+    tn_release(g);
+}
+#define TORCH(name, t) torch_expect(#name, t, name##_SUM, name##_PROJ)
+#define maxpool_y_SUM 97.3567568917
+#define maxpool_y_PROJ 8.61674305426
+#define maxpool_dx_SUM 4.48364493934
+#define maxpool_dx_PROJ 0.199496724903
+#define avgpool_y_SUM -1.12815492169
+#define avgpool_y_PROJ 1.34437449494
+#define avgpool_dx_SUM 4.48364493934
+#define avgpool_dx_PROJ -1.85606715328
+#define avgpoolcip_y_SUM -1.01673188221
+#define avgpoolcip_y_PROJ 1.31666629199
+#define avgpoolcip_dx_SUM -4.37314143577
+#define avgpoolcip_dx_PROJ -1.14708111981
+#define adaptive_y_SUM 1.31157625142
+#define adaptive_y_PROJ 2.42268625355
+#define adaptive_dx_SUM 2.2359518837
+#define adaptive_dx_PROJ -0.0055228026555
+#define maxpool1d_y_SUM 7.41085643827
+#define maxpool1d_y_PROJ -0.625678730965
+#define maxpool1d_dx_SUM 0.757233348661
+#define maxpool1d_dx_PROJ 17.5378980071
+
+START_TEST(test_pool_matches_pytorch) {
+    int64_t k[2] = {3, 3}, s[2] = {2, 2}, p[2] = {1, 1};
+    for (int kind = 0; kind < 4; kind++) {
+        tn_tensor *x = det(4, (int64_t[]){2, 3, 7, 9}, 1);
+        x->requires_grad = true;
+        tn_tensor *y = kind == 0 ? nn_max_pool2d(x, k, s, p, true)
+                     : kind == 1 ? nn_avg_pool2d(x, k, s, p, true, false)
+                     : kind == 2 ? nn_avg_pool2d(x, k, s, p, true, true)
+                                 : nn_adaptive_avg_pool2d(x, (int64_t[]){3, 4});
+        torch_backward(y);
+        if (kind == 0) { TORCH(maxpool_y, y); TORCH(maxpool_dx, x->grad); }
+        if (kind == 1) { TORCH(avgpool_y, y); TORCH(avgpool_dx, x->grad); }
+        if (kind == 2) { TORCH(avgpoolcip_y, y); TORCH(avgpoolcip_dx, x->grad); }
+        if (kind == 3) { TORCH(adaptive_y, y); TORCH(adaptive_dx, x->grad); }
+        tn_release(x); tn_release(y);
+    }
+    tn_tensor *x = det(3, (int64_t[]){2, 3, 11}, 1);
+    x->requires_grad = true;
+    tn_tensor *y = nn_max_pool1d(x, 3, 2, 1, true);
+    torch_backward(y);
+    TORCH(maxpool1d_y, y); TORCH(maxpool1d_dx, x->grad);
+    tn_release(x); tn_release(y);
+}
+END_TEST
+
 static void add_tests(TCase *tc) {
+    tcase_add_test(tc, test_pool_matches_pytorch);
     tcase_add_test(tc, test_pool_interrupted);
     tcase_add_test(tc, test_pool_names);
     tcase_add_test(tc, test_max_pool2d_values);
