@@ -28,6 +28,12 @@ typedef struct {
     int64_t *idx;        /* max pooling: (planes, OH, OW) argmax, flat within the plane */
 } pool_job;
 
+/* The common 2x2, stride 2, unpadded max pooling, which has fast kernels. */
+static inline bool pool_is_2x2(const pool_geom *g) {
+    return g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0 &&
+           2 * g->OH <= g->H && 2 * g->OW <= g->W;
+}
+
 static inline int64_t adaptive_start(int64_t i, int64_t in, int64_t out) { return i * in / out; }
 static inline int64_t adaptive_end(int64_t i, int64_t in, int64_t out) {
     return ((i + 1) * in + out - 1) / out;
@@ -264,7 +270,10 @@ static int pool_backward(tn_node *n, tn_tensor *g, tn_tensor **gin) {
         gc = t;
     }
     if (!gc) return -1;
-    tn_tensor *dx = tn_zeros(gc->dtype, n->edges[0].ndim, n->edges[0].shape);
+    /* the 2x2 max-pooling backward writes every element itself */
+    bool full = is_max(pc->kind) && pool_is_2x2(&pc->g);
+    tn_tensor *dx = full ? tn_empty(gc->dtype, n->edges[0].ndim, n->edges[0].shape)
+                         : tn_zeros(gc->dtype, n->edges[0].ndim, n->edges[0].shape);
     if (dx) run_planes(pc->kind, true, &pc->g, gc, dx, idx);
     tn_release(gc);
     gin[0] = dx;

@@ -68,7 +68,6 @@ static void S(max2x2_plane)(const pool_geom *g, const T *x, T *y, int64_t *idx) 
         }
     }
 }
-#undef PVL
 
 static void S(max_plane)(const pool_geom *g, const T *x, T *y, int64_t *idx) {
     for (int64_t oy = 0; oy < g->OH; oy++) {
@@ -98,8 +97,7 @@ static void S(max_plane)(const pool_geom *g, const T *x, T *y, int64_t *idx) {
 static void S(max_fwd_range)(void *p, int64_t lo, int64_t hi) {
     const pool_job *c = p;
     const pool_geom *g = c->g;
-    bool fast = g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0 &&
-                2 * g->OH <= g->H && 2 * g->OW <= g->W;
+    bool fast = pool_is_2x2(g);
     for (int64_t pl = lo; pl < hi; pl++) {
         const T *x = (const T *)c->x + pl * g->H * g->W;
         T *y = (T *)c->y + pl * g->OH * g->OW;
@@ -109,7 +107,52 @@ static void S(max_fwd_range)(void *p, int64_t lo, int64_t hi) {
     }
 }
 
-/* dx[idx] += gy (dx zeroed by the caller) */
+/* Backward of the 2x2 stride-2 window: windows do not overlap, so every
+ * element of dx is written exactly once (g at the argmax, 0 elsewhere, and
+ * 0 in an odd last row or column): no zeroing pass, no scattered adds.  A
+ * vector of outputs yields two vectors of each row by interleaving. */
+static void S(max2x2_bwd_plane)(const pool_geom *g, const T *gy, const int64_t *idx, T *dx) {
+    const int64_t W = g->W;
+    S(pivec) lo_mask, hi_mask;   /* interleave lanes: {0, P, 1, P+1, ...} of (a, b) */
+    for (int64_t j = 0; j < PVL; j++) {
+        lo_mask[j] = (IT)(j % 2 ? PVL + j / 2 : j / 2);
+        hi_mask[j] = (IT)(j % 2 ? PVL + (PVL + j) / 2 : (PVL + j) / 2);
+    }
+    for (int64_t oy = 0; oy < g->OH; oy++) {
+        const T *go = gy + oy * g->OW;
+        const int64_t *io = idx + oy * g->OW, base = 2 * oy * W;
+        T *r0 = dx + 2 * oy * W, *r1 = r0 + W;
+        int64_t ox0 = 0;
+        if (g->OW >= PVL)
+            for (; ox0 < g->OW; ox0 += PVL) {
+                int64_t ox = ox0 + PVL <= g->OW ? ox0 : g->OW - PVL;
+                S(pivec) rel;
+                for (int64_t j = 0; j < PVL; j++) rel[j] = (IT)(io[ox + j] - base - 2 * (ox + j));
+                S(pvec) gv = S(pload)(go + ox), z = gv - gv;
+                S(pvec) a = S(psel)(rel == 0, gv, z), b = S(psel)(rel == 1, gv, z);
+                S(pvec) c = S(psel)(rel == (IT)W, gv, z), d = S(psel)(rel == (IT)(W + 1), gv, z);
+                S(pvec) v;
+                v = __builtin_shuffle(a, b, lo_mask), memcpy(r0 + 2 * ox, &v, sizeof v);
+                v = __builtin_shuffle(a, b, hi_mask), memcpy(r0 + 2 * ox + PVL, &v, sizeof v);
+                v = __builtin_shuffle(c, d, lo_mask), memcpy(r1 + 2 * ox, &v, sizeof v);
+                v = __builtin_shuffle(c, d, hi_mask), memcpy(r1 + 2 * ox + PVL, &v, sizeof v);
+            }
+        else
+            for (int64_t ox = 0; ox < g->OW; ox++) {
+                int64_t rel = io[ox] - base - 2 * ox;
+                T v = go[ox];
+                r0[2 * ox] = rel == 0 ? v : 0;
+                r0[2 * ox + 1] = rel == 1 ? v : 0;
+                r1[2 * ox] = rel == W ? v : 0;
+                r1[2 * ox + 1] = rel == W + 1 ? v : 0;
+            }
+        for (int64_t ix = 2 * g->OW; ix < W; ix++) r0[ix] = r1[ix] = 0;   /* odd width */
+    }
+    for (int64_t iy = 2 * g->OH; iy < g->H; iy++)   /* odd height */
+        for (int64_t ix = 0; ix < W; ix++) dx[iy * W + ix] = 0;
+}
+
+/* dx[idx] += gy; dx zeroed by the caller, except for 2x2 windows (above) */
 static void S(max_bwd_range)(void *p, int64_t lo, int64_t hi) {
     const pool_job *c = p;
     const pool_geom *g = c->g;
@@ -118,7 +161,9 @@ static void S(max_bwd_range)(void *p, int64_t lo, int64_t hi) {
         const T *gy = (const T *)c->x + pl * n;
         const int64_t *idx = c->idx + pl * n;
         T *dx = (T *)c->y + pl * g->H * g->W;
-        for (int64_t i = 0; i < n; i++) dx[idx[i]] += gy[i];
+        if (pool_is_2x2(g)) S(max2x2_bwd_plane)(g, gy, idx, dx);
+        else
+            for (int64_t i = 0; i < n; i++) dx[idx[i]] += gy[i];
     }
 }
 
@@ -214,3 +259,5 @@ static void S(adaptive_bwd_range)(void *p, int64_t lo, int64_t hi) {
         }
     }
 }
+
+#undef PVL
