@@ -480,9 +480,14 @@ static int conv_backward(tn_node *n, tn_tensor *g, tn_tensor **gin) {
     if (!gc) return -1;
     tn_tensor *d[3] = {NULL, NULL, NULL};
     int rc = 0;
+    /* gradients are accumulated into zeros, except an input gradient that
+     * the direct kernel writes in full */
+    bool dx_full = use_direct_dgrad(cc->kind, &cc->g, x->dtype);
     for (int i = 0; i < 3 && rc == 0; i++)
         if (nn_edge_needed(n, i)) {
-            d[i] = tn_zeros(x->dtype, n->edges[i].ndim, n->edges[i].shape);
+            const tn_edge *e = &n->edges[i];
+            d[i] = i == 0 && dx_full ? tn_empty(x->dtype, e->ndim, e->shape)
+                                     : tn_zeros(x->dtype, e->ndim, e->shape);
             if (!d[i]) rc = -1;
         }
     if (rc == 0) rc = run_backward(cc->kind, &cc->g, x, w, gc, d[0], d[1], d[2]);
