@@ -6,9 +6,15 @@
  * (N,C,H,W) and a "small" side (N,O,OH,OW) tied by a kernel (kh,kw) with
  * stride, padding and dilation.  conv2d maps big -> small, conv1d is conv2d
  * with H = kh = 1, and conv_transpose2d maps small -> big with its weight
- * (Cin, Cout, kh, kw) read as the (O, K) matrix of the same geometry.  The
- * typed kernels (im2col + GEMM, and a direct kernel for stride 1 and small
- * C*kh*kw) live in conv_impl.h, instantiated here for float32 and float64.
+ * (Cin, Cout, kh, kw) read as the (O, K) matrix of the same geometry.
+ *
+ * Two families of typed kernels are instantiated here: im2col + OpenBLAS
+ * GEMM (conv_impl.h; any stride, and conv_transpose2d) and direct stride-1
+ * kernels (conv_direct.h; forward, weight gradient, and the input gradient
+ * as a convolution with flipped weights), for float32 with 256-bit and, on
+ * CPUs that have it, 512-bit vectors (chosen at run time: OpenBLAS is held
+ * to its AVX2 kernels by OPENBLAS_CORETYPE, our own loops are not), and for
+ * float64.  direct_ok() picks per gradient from measured crossovers.
  *
  * Backward computes only what the graph needs: the input gradient of a
  * first layer (whose input is data) is skipped, and so is a frozen weight's.
