@@ -8,7 +8,8 @@
  *   cc -O2 -march=x86-64-v3 -I. $(pkg-config --cflags openblas) tests/bench/conv_bench.c \
  *      build/libember.a $(pkg-config --libs lua5.4 openblas libcjson zlib) -lreadline -lm \
  *      -pthread -o conv_bench
- *   ./conv_bench [threads]          (default 1 thread)
+ *   ./conv_bench [threads [auto]]   (default 1 thread; "auto": only the
+ *                                    algorithm ember picks, no comparisons)
  *
  * Each line: the layer, the algorithm, microseconds per batch for forward
  * and for forward + backward, samples/s and GFLOP/s of the convolution
@@ -17,6 +18,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "nn/nn.h"
@@ -133,6 +135,7 @@ int main(int argc, char **argv) {
     };
     for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++) {
         bench_conv(&layers[i], "auto");
+        if (argc > 2 && strcmp(argv[2], "auto") == 0) continue;
         int64_t was = nn_conv_set_direct_max_k(0);
         bench_conv(&layers[i], "gemm");
         nn_conv_set_direct_max_k(1000000);
