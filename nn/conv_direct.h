@@ -121,10 +121,12 @@ TGT static void S(dfwd_image)(const conv_geom *g, const direct_plan *d, const T 
     }
 }
 
-/* dwv[j][i] += lanes of sum_q gt[j][q] * pad[off[i] + q], j < ob, i < kb.
- * The partial sums stay vectors (dwv holds one vector per weight): planes
- * are short, and a horizontal sum per tile would cost as much as the tile. */
-AI void S(wgrad_tile)(const int ob, const int kb, const T *gt, int64_t ldg, const T *pad,
+/* ---- weight gradient, one image at a time (long planes) ----
+ * dwv[j][i] += lanes of sum_q gt[j][q] * pad[off[i] + q], j < ob, i < kb.
+ * The partial sums stay vectors (dwv holds one vector per weight) and are
+ * summed across lanes once per chunk.  Each block of output channels is
+ * widened just before its tiles, so the tiles read from L1. */
+AI void S(wgrad_tile_v)(const int ob, const int kb, const T *gt, int64_t ldg, const T *pad,
                       const int64_t *off, int64_t Qr, S(dvec) *dwv, int64_t K) {
     S(dvec) acc[WOB][WKB];
 #pragma GCC unroll 16
@@ -154,7 +156,7 @@ AI void S(wgrad_tile)(const int ob, const int kb, const T *gt, int64_t ldg, cons
 
 /* One image: dwv (O,K vectors) += gy (*) pad, db (O) += sum gy.  gt is
  * (WOB, Qr) scratch. */
-TGT static void S(dwgrad_image)(const conv_geom *g, const direct_plan *d, const T *gy,
+TGT static void S(dwgrad_image_v)(const conv_geom *g, const direct_plan *d, const T *gy,
                                 const T *pad, T *gt, S(dvec) *dwv, T *db) {
     const int64_t O = g->O, K = g->K, Qr = d->Qr, Wp = d->Wp;
     for (int64_t o0 = 0; o0 < O;) {
@@ -179,13 +181,104 @@ TGT static void S(dwgrad_image)(const conv_geom *g, const direct_plan *d, const 
             int64_t k0 = 0;
             if (ob == WOB) {
                 for (; k0 + WKB <= K; k0 += WKB)
-                    S(wgrad_tile)(WOB, WKB, gt, Qr, pad, d->off + k0, Qr, dwo + k0, K);
-                for (; k0 < K; k0++) S(wgrad_tile)(WOB, 1, gt, Qr, pad, d->off + k0, Qr, dwo + k0, K);
+                    S(wgrad_tile_v)(WOB, WKB, gt, Qr, pad, d->off + k0, Qr, dwo + k0, K);
+                for (; k0 < K; k0++) S(wgrad_tile_v)(WOB, 1, gt, Qr, pad, d->off + k0, Qr, dwo + k0, K);
             } else {
                 for (; k0 + WKB <= K; k0 += WKB)
-                    S(wgrad_tile)(1, WKB, gt, Qr, pad, d->off + k0, Qr, dwo + k0, K);
-                for (; k0 < K; k0++) S(wgrad_tile)(1, 1, gt, Qr, pad, d->off + k0, Qr, dwo + k0, K);
+                    S(wgrad_tile_v)(1, WKB, gt, Qr, pad, d->off + k0, Qr, dwo + k0, K);
+                for (; k0 < K; k0++) S(wgrad_tile_v)(1, 1, gt, Qr, pad, d->off + k0, Qr, dwo + k0, K);
             }
+        }
+        o0 += ob;
+    }
+}
+
+/* ---- weight gradient, images batched (short planes) ----
+ * dw[j][i] += sum over m images and q of gt[j][q] * pad[off[i] + q], j < ob,
+ * i < kb.  Image t's planes are at pad + t*pstride and its widened
+ * gradient rows at gt + t*gstride.  Running the tile over several images
+ * before its horizontal sums keeps the loops long: planes are short (a
+ * LeNet plane is 9 vectors) and the epilogue would cost as much as the
+ * tile. */
+AI void S(wgrad_tile)(const int ob, const int kb, const T *gt, int64_t ldg, int64_t gstride,
+                      const T *pad, int64_t pstride, int64_t m, const int64_t *off, int64_t Qr,
+                      T *dw, int64_t K) {
+    S(dvec) acc[WOB][WKB];
+#pragma GCC unroll 16
+    for (int j = 0; j < ob; j++)
+#pragma GCC unroll 16
+        for (int i = 0; i < kb; i++) acc[j][i] = S(dsplat)(0);
+    for (int64_t t = 0; t < m; t++) {
+        const T *gn = gt + t * gstride, *pn = pad + t * pstride;
+        for (int64_t q = 0; q < Qr; q += NV) {
+            S(dvec) x[WKB];
+#pragma GCC unroll 16
+            for (int i = 0; i < kb; i++) {
+                x[i] = S(dload)(pn + off[i] + q);
+                IN_REG(x[i]);
+            }
+#pragma GCC unroll 16
+            for (int j = 0; j < ob; j++) {
+                S(dvec) gv = S(dload)(gn + j * ldg + q);
+                IN_REG(gv);
+#pragma GCC unroll 16
+                for (int i = 0; i < kb; i++) acc[j][i] += gv * x[i];
+            }
+        }
+    }
+    for (int j = 0; j < ob; j++)
+        for (int i = 0; i < kb; i++) dw[j * K + i] += S(dhsum)(acc[j][i]);
+}
+
+AI T S(dsum)(const T *p, int64_t n) {
+    S(dvec) a = S(dsplat)(0);
+    int64_t i = 0;
+    for (; i + NV <= n; i += NV) a += S(dload)(p + i);
+    T s = S(dhsum)(a);
+    for (; i < n; i++) s += p[i];
+    return s;
+}
+
+/* Output-gradient channels o0 .. o0+ob of one image widened to Wp columns
+ * (zeros in the junk and past Q): gt (ob, Qr); db[o] += their sums. */
+TGT static void S(widen_grad)(const conv_geom *g, const direct_plan *d, const T *gy, int64_t o0,
+                              int ob, T *gt, T *db) {
+    const int64_t Qr = d->Qr, Wp = d->Wp;
+    for (int64_t o = o0; o < o0 + ob; o++) {
+        const T *src = gy + o * g->P;
+        T *dst = gt + (o - o0) * Qr;
+        for (int64_t oy = 0; oy < g->OH; oy++) {
+            for (int64_t ox = 0; ox < g->OW; ox++) dst[oy * Wp + ox] = src[oy * g->OW + ox];
+            for (int64_t ox = g->OW; ox < Wp; ox++) dst[oy * Wp + ox] = 0;
+        }
+        for (int64_t q = d->Q; q < Qr; q++) dst[q] = 0;
+        if (db) db[o] += S(dsum)(src, g->P);
+    }
+}
+
+/* m images: dw (O,K) += gy (*) pad, db (O) += sum gy.  Per block of output
+ * channels, the m images' widened gradient rows (gt: m x (WOB, Qr), small
+ * enough for L1) meet all their padded planes (pad: m x (C, plane)). */
+TGT static void S(dwgrad_images)(const conv_geom *g, const direct_plan *d, const T *gy,
+                                 const T *pad, int64_t m, T *gt, T *dw, T *db) {
+    const int64_t O = g->O, K = g->K, Qr = d->Qr, ps = g->C * d->plane;
+    for (int64_t o0 = 0; o0 < O;) {
+        int ob = O - o0 >= WOB ? WOB : 1;
+        int64_t gs = ob * Qr;
+        for (int64_t t = 0; t < m; t++)
+            S(widen_grad)(g, d, gy + t * O * g->P, o0, ob, gt + t * gs, db);
+        T *dwo = dw + o0 * K;
+        int64_t k0 = 0;
+        if (ob == WOB) {
+            for (; k0 + WKB <= K; k0 += WKB)
+                S(wgrad_tile)(WOB, WKB, gt, Qr, gs, pad, ps, m, d->off + k0, Qr, dwo + k0, K);
+            for (; k0 < K; k0++)
+                S(wgrad_tile)(WOB, 1, gt, Qr, gs, pad, ps, m, d->off + k0, Qr, dwo + k0, K);
+        } else {
+            for (; k0 + WKB <= K; k0 += WKB)
+                S(wgrad_tile)(1, WKB, gt, Qr, gs, pad, ps, m, d->off + k0, Qr, dwo + k0, K);
+            for (; k0 < K; k0++)
+                S(wgrad_tile)(1, 1, gt, Qr, gs, pad, ps, m, d->off + k0, Qr, dwo + k0, K);
         }
         o0 += ob;
     }
@@ -226,7 +319,40 @@ TGT static void S(dfwd_range)(void *p, int64_t lo, int64_t hi) {
     scratch_free(pad);
 }
 
+/* Images per weight-gradient batch: their padded planes (about 512 KB)
+ * stay in L2 while every tile sweeps them. */
+static int64_t S(wgrad_batch)(const conv_geom *g, const direct_plan *d) {
+    int64_t per = g->C * d->plane + WOB * d->Qr;
+    return per >= ((int64_t)1 << 17) ? 1 : ((int64_t)1 << 17) / per;
+}
+
 TGT static void S(dwgrad_range)(void *p, int64_t lo, int64_t hi) {
+    S(dctx) *c = p;
+    const conv_geom *g = c->g;
+    const direct_plan *d = c->d;
+    int64_t mb = S(wgrad_batch)(g, d), ps = g->C * d->plane;
+    T *buf = scratch_alloc(sizeof(T) * (size_t)(mb * (ps + WOB * d->Qr)));
+    if (!buf) { c->failed = 1; return; }
+    T *pad = buf, *gt = buf + mb * ps;
+    int64_t stride = g->O * g->K + g->O;
+    T *dw = c->partial + (lo / c->grain) * stride, *db = c->need_b ? dw + g->O * g->K : NULL;
+    memset(dw, 0, sizeof(T) * (size_t)stride);
+    for (int64_t n0 = lo; n0 < hi && !tn_interrupted(); n0 += mb) {
+        int64_t m = hi - n0 < mb ? hi - n0 : mb;
+        const T *gy = c->gy + n0 * g->O * g->P;
+        if (c->need_w) {
+            for (int64_t t = 0; t < m; t++)
+                S(dpad_image)(g, d, c->x + (n0 + t) * g->C * g->HW, pad + t * ps);
+            S(dwgrad_images)(g, d, gy, pad, m, gt, dw, db);
+        } else if (db) {
+            for (int64_t t = 0; t < m; t++)
+                for (int64_t o = 0; o < g->O; o++) db[o] += S(dsum)(gy + (t * g->O + o) * g->P, g->P);
+        }
+    }
+    scratch_free(buf);
+}
+
+TGT static void S(dwgrad_range_v)(void *p, int64_t lo, int64_t hi) {
     S(dctx) *c = p;
     const conv_geom *g = c->g;
     const direct_plan *d = c->d;
@@ -243,7 +369,7 @@ TGT static void S(dwgrad_range)(void *p, int64_t lo, int64_t hi) {
     memset(dw, 0, sizeof(T) * (size_t)stride);
     for (int64_t n = lo; n < hi && !tn_interrupted(); n++) {
         if (c->need_w) S(dpad_image)(g, d, c->x + n * g->C * g->HW, pad);
-        S(dwgrad_image)(g, d, c->gy + n * g->O * g->P, pad, gt, dwv, db);
+        S(dwgrad_image_v)(g, d, c->gy + n * g->O * g->P, pad, gt, dwv, db);
     }
     for (int64_t i = 0; i < nw; i++) dw[i] = S(dhsum)(dwv[i]);
     scratch_free(buf);
@@ -272,13 +398,15 @@ static int S(conv_wgrad_direct)(const conv_geom *g, const T *x, const T *gy, T *
     if (direct_plan_init(&d, g, NV) < 0) return -1;   /* q in single vectors: less rounding */
     /* Chunks of a fixed number of images (independent of the thread count)
      * accumulate private partial gradients, summed in chunk order after. */
-    int64_t grain = direct_grain(g, &d) * 4;   /* fewer chunks: each ends in O*K lane sums */
+    int64_t grain = direct_grain(g, &d) * 4;   /* fewer, longer chunks: fewer partials */
     int64_t nchunks = (g->N + grain - 1) / grain, stride = g->O * g->K + g->O;
     T *partial = scratch_alloc(sizeof(T) * (size_t)(nchunks * stride));
     if (!partial) { free(d.off); return -1; }
     S(dctx) c = {.g = g, .d = &d, .x = x, .gy = gy, .partial = partial, .grain = grain,
                  .need_w = dw != NULL, .need_b = db != NULL};
-    tn_parallel_for(g->N, grain, S(dwgrad_range), &c);
+    /* long planes: one image at a time from L1; short ones: batched so the
+     * tiles' loops are long (measured on the CNN's and LeNet's layers) */
+    tn_parallel_for(g->N, grain, d.Qr >= 256 ? S(dwgrad_range_v) : S(dwgrad_range), &c);
     free(d.off);
     if (c.failed || tn_interrupted()) {
         scratch_free(partial);
