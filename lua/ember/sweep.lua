@@ -642,7 +642,9 @@ Runs a sweep.  spec fields:
             gets cores / parallel math threads (threads= overrides)
   log       a JSONL file: every trial is appended; running again resumes
   seed      sweep seed (default 0): trial i gets sweep.trial_seed(seed, i)
-  prune     sweep.median{warmup=, min_trials=}
+  prune     sweep.median{warmup=, min_trials=}: report() then waits for
+            the sweep's verdict and, when the trial is pruned, unwinds it
+            with an error the sweep catches (status PRUNED)
   timeout   seconds after which a trial is killed (FAILED)
   verbose   false silences the progress line
 A trial that raises, exits or crashes is FAILED; the others go on.]])
