@@ -12,12 +12,14 @@
  * junk, dropped when the tile is copied out) turns every inner loop into
  * one contiguous vector loop without bounds checks or an im2col copy.
  *
- *  - forward tile: ob output channels x 2 vectors of q held in registers;
- *    per tap, two loads of the plane and ob broadcasts of the (K, O)
- *    transposed weights feed 2*ob FMAs.
+ *  - forward tile: ob output channels x qv vectors of q held in registers
+ *    (OBMAX x 2, or 4 x 4 for layers with few channels); per tap, qv loads
+ *    of the plane and ob broadcasts of the (K, O) transposed weights feed
+ *    ob*qv FMAs.
  *  - weight-gradient tile: ob channels x kb taps of vector partial sums over
  *    q (the output gradient widened to Wp with zero junk columns), summed
- *    horizontally at the end.
+ *    across lanes at the end; long planes go one image at a time (data in
+ *    L1), short planes batch several images per tile (long loops).
  *  - the input gradient of a stride-1 convolution is itself a stride-1
  *    convolution of the output gradient with the flipped, transposed
  *    weights (conv.c builds that geometry and calls the forward).
