@@ -162,7 +162,7 @@ TGT static void S(dwgrad_image_v)(const conv_geom *g, const direct_plan *d, cons
                                 const T *pad, T *gt, S(dvec) *dwv, T *db) {
     const int64_t O = g->O, K = g->K, Qr = d->Qr, Wp = d->Wp;
     for (int64_t o0 = 0; o0 < O;) {
-        int ob = O - o0 >= WOB ? WOB : 1;
+        int ob = O - o0 >= WOB ? WOB : O - o0 >= 2 ? 2 : 1;   /* 2: more FMA chains in tails */
         /* widen the gradient rows of these channels to Wp, zeros in the junk */
         for (int j = 0; j < ob; j++) {
             const T *src = gy + (o0 + j) * g->P;
@@ -185,6 +185,10 @@ TGT static void S(dwgrad_image_v)(const conv_geom *g, const direct_plan *d, cons
                 for (; k0 + WKB <= K; k0 += WKB)
                     S(wgrad_tile_v)(WOB, WKB, gt, Qr, pad, d->off + k0, Qr, dwo + k0, K);
                 for (; k0 < K; k0++) S(wgrad_tile_v)(WOB, 1, gt, Qr, pad, d->off + k0, Qr, dwo + k0, K);
+            } else if (ob == 2) {
+                for (; k0 + WKB <= K; k0 += WKB)
+                    S(wgrad_tile_v)(2, WKB, gt, Qr, pad, d->off + k0, Qr, dwo + k0, K);
+                for (; k0 < K; k0++) S(wgrad_tile_v)(2, 1, gt, Qr, pad, d->off + k0, Qr, dwo + k0, K);
             } else {
                 for (; k0 + WKB <= K; k0 += WKB)
                     S(wgrad_tile_v)(1, WKB, gt, Qr, pad, d->off + k0, Qr, dwo + k0, K);
@@ -265,7 +269,7 @@ TGT static void S(dwgrad_images)(const conv_geom *g, const direct_plan *d, const
                                  const T *pad, int64_t m, T *gt, T *dw, T *db) {
     const int64_t O = g->O, K = g->K, Qr = d->Qr, ps = g->C * d->plane;
     for (int64_t o0 = 0; o0 < O;) {
-        int ob = O - o0 >= WOB ? WOB : 1;
+        int ob = O - o0 >= WOB ? WOB : O - o0 >= 2 ? 2 : 1;   /* 2: more FMA chains in tails */
         int64_t gs = ob * Qr;
         for (int64_t t = 0; t < m; t++)
             S(widen_grad)(g, d, gy + t * O * g->P, o0, ob, gt + t * gs, db);
@@ -276,6 +280,11 @@ TGT static void S(dwgrad_images)(const conv_geom *g, const direct_plan *d, const
                 S(wgrad_tile)(WOB, WKB, gt, Qr, gs, pad, ps, m, d->off + k0, Qr, dwo + k0, K);
             for (; k0 < K; k0++)
                 S(wgrad_tile)(WOB, 1, gt, Qr, gs, pad, ps, m, d->off + k0, Qr, dwo + k0, K);
+        } else if (ob == 2) {
+            for (; k0 + WKB <= K; k0 += WKB)
+                S(wgrad_tile)(2, WKB, gt, Qr, gs, pad, ps, m, d->off + k0, Qr, dwo + k0, K);
+            for (; k0 < K; k0++)
+                S(wgrad_tile)(2, 1, gt, Qr, gs, pad, ps, m, d->off + k0, Qr, dwo + k0, K);
         } else {
             for (; k0 + WKB <= K; k0 += WKB)
                 S(wgrad_tile)(1, WKB, gt, Qr, gs, pad, ps, m, d->off + k0, Qr, dwo + k0, K);
