@@ -300,18 +300,22 @@ static int check_shape(int ndim, const int64_t *shape, int64_t *numel) {
         tn_error("tensor: %d dims (at most %d)", ndim, TN_MAX_DIMS);
         return -1;
     }
-    int64_t n = 1;
+    /* nz: the product of the non-zero sizes.  Strides are products of
+     * sizes too, so it must stay bounded even when some size is 0 (an
+     * empty [0, 2^40, 2^40] would otherwise overflow the strides). */
+    int64_t n = 1, nz = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0) {
             char b[128];
             tn_error("tensor: negative size in shape %s", tn_shape_str(shape, ndim, b, sizeof b));
             return -1;
         }
-        if (shape[i] && n > INT64_MAX / 16 / shape[i]) {
+        if (shape[i] && nz > INT64_MAX / 16 / shape[i]) {
             char b[160];
             tn_error("tensor: shape %s is too large", tn_shape_str(shape, ndim, b, sizeof b));
             return -1;
         }
+        if (shape[i]) nz *= shape[i];
         n *= shape[i];
     }
     *numel = n;

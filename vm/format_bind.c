@@ -36,6 +36,7 @@
 typedef struct {
     lua_State *L;
     int visited;           /* stack index of a table used as a set (cycles) */
+    int nameset;           /* stack index of a table: tensor names in use (hashed) */
     int n, cap;
     char **names;          /* owned */
     tn_tensor **tensors;   /* borrowed: the Lua values stay on the stack's table */
@@ -44,9 +45,17 @@ typedef struct {
 } save_ctx;
 
 static bool name_taken(save_ctx *c, const char *name) {
-    for (int i = 0; i < c->n; i++)
-        if (strcmp(c->names[i], name) == 0) return true;
-    return false;
+    bool taken = lua_getfield(c->L, c->nameset, name) != LUA_TNIL;
+    lua_pop(c->L, 1);
+    return taken;
+}
+
+/* "path.key" (or "key" at the root), malloc'd: paths have no length limit */
+static char *join_path(const char *path, const char *key) {
+    size_t n = strlen(path) + strlen(key) + 2;
+    char *s = malloc(n);
+    if (s) snprintf(s, n, "%s%s%s", path, path[0] ? "." : "", key);
+    return s;
 }
 
 static const char *add_tensor(save_ctx *c, const char *path, tn_tensor *t) {
@@ -60,11 +69,17 @@ static const char *add_tensor(save_ctx *c, const char *path, tn_tensor *t) {
         c->tensors = nt;
         c->cap = cap;
     }
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", path[0] ? path : "tensor");
-    for (int k = 2; name_taken(c, buf); k++) snprintf(buf, sizeof buf, "%s#%d", path[0] ? path : "tensor", k);
-    c->names[c->n] = strdup(buf);
-    if (!c->names[c->n]) return NULL;
+    /* distinct names: a key with dots can collide with a nested path, and
+     * "__metadata__" is reserved by the format */
+    const char *base = path[0] ? path : "tensor";
+    size_t n = strlen(base) + 24;
+    char *buf = malloc(n);
+    if (!buf) return NULL;
+    snprintf(buf, n, "%s", base);
+    for (int k = 2; name_taken(c, buf); k++) snprintf(buf, n, "%s#%d", base, k);
+    lua_pushboolean(c->L, 1);
+    lua_setfield(c->L, c->nameset, buf);
+    c->names[c->n] = buf;
     c->tensors[c->n] = t;
     return c->names[c->n++];
 }
@@ -89,18 +104,18 @@ static cJSON *encode_table(save_ctx *c, int idx, const char *path) {
     cJSON *list = cJSON_CreateArray();
     lua_pushnil(L);
     while (list && lua_next(L, idx)) {
-        char sub[512];
+        char *sub = NULL;
         cJSON *key;
         if (lua_type(L, -2) == LUA_TSTRING) {
             const char *k = lua_tostring(L, -2);
             key = cJSON_CreateString(k);
-            snprintf(sub, sizeof sub, "%s%s%s", path, path[0] ? "." : "", k);
+            sub = join_path(path, k);
         } else if (lua_isinteger(L, -2)) {
             char num[32];
             snprintf(num, sizeof num, "%lld", (long long)lua_tointeger(L, -2));
             key = cJSON_CreateObject();
             if (key) cJSON_AddStringToObject(key, "i", num);
-            snprintf(sub, sizeof sub, "%s%s%s", path, path[0] ? "." : "", num);
+            sub = join_path(path, num);
         } else {
             snprintf(c->errbuf, sizeof c->errbuf, "save: table keys must be strings or integers, got a %s in '%s'",
                      luaL_typename(L, -2), path[0] ? path : "(root)");
@@ -109,7 +124,8 @@ static cJSON *encode_table(save_ctx *c, int idx, const char *path) {
             cJSON_Delete(list);
             return NULL;
         }
-        cJSON *val = encode_value(c, -1, sub);
+        cJSON *val = sub ? encode_value(c, -1, sub) : NULL;
+        free(sub);
         lua_pop(L, 1);
         cJSON *pair = cJSON_CreateArray();
         if (!key || !val || !pair) {
@@ -184,10 +200,14 @@ static int l_save(lua_State *L) {
     luaL_checkany(L, 2);
     lua_settop(L, 2);
     lua_newtable(L);  /* 3: visited set */
+    lua_newtable(L);  /* 4: tensor names in use */
+    lua_pushboolean(L, 1);
+    lua_setfield(L, 4, "__metadata__");
     save_ctx c;
     memset(&c, 0, sizeof c);
     c.L = L;
     c.visited = 3;
+    c.nameset = 4;
     cJSON *root = encode_value(&c, 2, "");
     char *json = root ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
@@ -212,6 +232,7 @@ static int l_save(lua_State *L) {
 
 typedef struct {
     lua_State *L;
+    int index;             /* stack index of a table: tensor name -> position */
     tn_safetensors *st;
     bool *used;
     char errbuf[300];
@@ -219,9 +240,9 @@ typedef struct {
 } load_ctx;
 
 static int find_tensor(load_ctx *c, const char *name) {
-    for (int i = 0; i < c->st->count; i++)
-        if (strcmp(c->st->names[i], name) == 0) return i;
-    return -1;
+    int i = lua_getfield(c->L, c->index, name) == LUA_TNUMBER ? (int)lua_tointeger(c->L, -1) : -1;
+    lua_pop(c->L, 1);
+    return i;
 }
 
 /* Pushes the decoded value, or sets c->failed (pushing nothing). */
@@ -328,6 +349,14 @@ static int l_load(lua_State *L) {
     memset(&c, 0, sizeof c);
     c.L = L;
     c.st = st;
+    /* a hashed name index: a linear search per reference would make a
+     * hostile file with many tensors take hours */
+    lua_createtable(L, 0, st->count);
+    for (int i = 0; i < st->count; i++) {
+        lua_pushinteger(L, i);
+        lua_setfield(L, -2, st->names[i]);
+    }
+    c.index = lua_gettop(L);
     decode_value(&c, root, 0);
     cJSON_Delete(root);
     if (c.failed) return luaL_error(L, "%s (%s)", c.errbuf, path);

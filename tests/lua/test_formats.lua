@@ -39,6 +39,26 @@ T.test("a nested structure round-trips exactly", function()
   T.same(r.empty.shape, {0, 3})
 end)
 
+T.test("long, colliding and reserved names, and many tensors", function()
+  local a = string.rep("k", 600)  -- paths longer than any fixed buffer
+  local v = {[a .. "1"] = ember.ones(2), [a .. "2"] = ember.zeros(2), __metadata__ = ember.ones(1),
+             ["x.y"] = ember.full({1}, 3), x = {y = ember.full({1}, 4)}}
+  ember.save(path("names.safetensors"), v)
+  local r = ember.load(path("names.safetensors"))
+  T.eq(r[a .. "1"]:sum():item(), 2)
+  T.eq(r[a .. "2"]:sum():item(), 0)
+  T.eq(r.__metadata__[1], 1)
+  T.eq(r["x.y"][1], 3)
+  T.eq(r.x.y[1], 4)
+  local many = {}
+  for i = 1, 5000 do many[i] = ember.full({1}, i) end
+  ember.save(path("many.safetensors"), many)
+  local m = ember.load(path("many.safetensors"))
+  T.eq(#m, 5000)
+  T.eq(m[4321][1], 4321)
+  T.raises(function() ember.zeros(0, 2 ^ 40, 2 ^ 40) end, "too large")
+end)
+
 T.test("a single tensor round-trips", function()
   local t = ember.randn(5, 6)
   ember.save(path("t.safetensors"), t)
