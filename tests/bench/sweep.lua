@@ -28,12 +28,13 @@ end
 -- calibrate: iterations for per_trial seconds of CPU on one thread (CPU
 -- time, so that other load on the machine does not skew the trial size)
 ember.set_num_threads(1)
-local iters, t = 200, 0
+work(2000)  -- warm up (allocator caches, clock ramp)
+local iters, t = 2000, 0
 while true do
   local t0 = os.clock()
   work(iters)
   t = os.clock() - t0
-  if t > 0.1 then break end
+  if t > 0.3 then break end
   iters = iters * 2
 end
 iters = math.max(1, math.floor(iters * per_trial / t))
