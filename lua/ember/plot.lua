@@ -829,7 +829,10 @@ M.sweep = doc(function(results, opts)
       end
     end
     if #xs > 0 then fig:scatter(xs, ys, {size = 1.2}) end
-    if numeric and positive and hi / lo >= 100 then fig:logscale("x") end
+    -- a log axis for parameters drawn log-uniformly (the sweep says which),
+    -- or when the values span two decades or more
+    local logp = type(results.log_params) == "table" and results.log_params[pn]
+    if numeric and positive and (logp or hi / lo >= 100) then fig:logscale("x") end
     if not numeric then
       local parts = {}
       for i, c in ipairs(cats) do parts[i] = gp_quote(c) .. " " .. i end

@@ -623,7 +623,13 @@ M.run = doc(function(spec)
   progress(run, true)
   local trials = {}
   for i, t in ipairs(planned) do trials[i] = kept[t.index] or done[t.index] end
-  return R.new(trials, run.objective, run.mode)
+  local res = R.new(trials, run.objective, run.mode)
+  -- which parameters were drawn on a log scale (plot.sweep gives them a log axis)
+  res.log_params = {}
+  for name, sp in pairs(spec.space or {}) do
+    if getmetatable(sp) == Space and sp.kind == "log_uniform" then res.log_params[name] = true end
+  end
+  return res
 end, [[sweep.run(spec) -> Results
 
 Runs a sweep.  spec fields:
