@@ -65,3 +65,17 @@ done
 echo
 echo "== nn kernels (tests/bench/nn.lua) =="
 EMBER=$EMBER $EMBER tests/bench/nn.lua 1
+
+# the remaining single-side benchmarks of the issues
+echo
+echo "== autograd tiny step (tests/bench/autograd.lua) =="
+$EMBER tests/bench/autograd.lua
+echo
+echo "== data loading (tests/bench/data.lua) =="
+$EMBER tests/bench/data.lua
+echo
+echo "== start-up (tests/bench/startup.sh) =="
+EMBER=$EMBER sh tests/bench/startup.sh
+echo
+echo "== sweep: 8 equal trials, parallel 1 vs 2 (tests/bench/sweep.lua) =="
+$EMBER tests/bench/sweep.lua
