@@ -77,8 +77,9 @@ static int64_t vec_inc(int64_t n, int64_t s) { return n <= 1 ? 1 : s >= 1 && s <
 
 /* ---------- one product: C = A @ B + beta * C ---------- */
 
-static void product1(tn_dtype dt, const mat *A, const mat *B, const mat *C, char *pa, char *pb,
-                     char *pc, int beta) {
+/* Returns 0, or -1 when interrupted (the result is then incomplete). */
+static int product1(tn_dtype dt, const mat *A, const mat *B, const mat *C, char *pa, char *pb,
+                    char *pc, int beta) {
     int m = (int)A->rows, k = (int)A->cols, n = (int)B->cols;
     bool ta, tb;
     int64_t lda, ldb;
@@ -91,7 +92,7 @@ static void product1(tn_dtype dt, const mat *A, const mat *B, const mat *C, char
             double d = cblas_ddot(k, (double *)pa, ia, (double *)pb, ib);
             *(double *)pc = beta ? *(double *)pc + d : d;
         }
-        return;
+        return 0;
     }
     if (n == 1) {  /* y (m) = A (m,k) x (k): gemv on A */
         blas_layout(A->rows, A->cols, A->rs, A->cs, &ta, &lda);
@@ -103,7 +104,7 @@ static void product1(tn_dtype dt, const mat *A, const mat *B, const mat *C, char
         else
             cblas_dgemv(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, ta ? k : m, ta ? m : k, 1.0,
                         (double *)pa, (int)lda, (double *)pb, ix, (double)beta, (double *)pc, iy);
-        return;
+        return 0;
     }
     if (m == 1) {  /* y (n) = B^T (n,k) x (k): gemv on B, flipped */
         blas_layout(B->rows, B->cols, B->rs, B->cs, &tb, &ldb);
@@ -114,18 +115,36 @@ static void product1(tn_dtype dt, const mat *A, const mat *B, const mat *C, char
         else
             cblas_dgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, tb ? n : k, tb ? k : n, 1.0,
                         (double *)pb, (int)ldb, (double *)pa, ix, (double)beta, (double *)pc, iy);
-        return;
+        return 0;
     }
     blas_layout(A->rows, A->cols, A->rs, A->cs, &ta, &lda);
     blas_layout(B->rows, B->cols, B->rs, B->cs, &tb, &ldb);
-    if (dt == TN_FLOAT32)
-        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
-                    k, 1.0f, (float *)pa, (int)lda, (float *)pb, (int)ldb, (float)beta, (float *)pc,
-                    (int)C->rs);
-    else
-        cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
-                    k, 1.0, (double *)pa, (int)lda, (double *)pb, (int)ldb, (double)beta, (double *)pc,
-                    (int)C->rs);
+    /* A huge product runs as blocks of rows (about 4 GFLOP each, tens of
+     * milliseconds) so Ctrl-C can stop it between blocks: one 4000 x 4000
+     * GEMM is seconds that no interrupt could cut short.  Blocks of at
+     * least 256 rows keep OpenBLAS at full speed. */
+    double flops_per_row = 2.0 * (double)n * (double)k;
+    int rows = m;
+    if (flops_per_row * m > 8e9) {
+        double r = 4e9 / flops_per_row;
+        rows = r < 256 ? 256 : r > m ? m : (int)r;
+    }
+    size_t es = tn_dtype_size(dt);
+    for (int r0 = 0; r0 < m; r0 += rows) {
+        if (r0 > 0 && tn_interrupted()) return -1;
+        int mr = m - r0 < rows ? m - r0 : rows;
+        char *a = pa + (size_t)r0 * (ta ? 1 : (size_t)lda) * es;
+        char *c = pc + (size_t)r0 * (size_t)C->rs * es;
+        if (dt == TN_FLOAT32)
+            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, mr, n,
+                        k, 1.0f, (float *)a, (int)lda, (float *)pb, (int)ldb, (float)beta, (float *)c,
+                        (int)C->rs);
+        else
+            cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, mr, n,
+                        k, 1.0, (double *)a, (int)lda, (double *)pb, (int)ldb, (double)beta, (double *)c,
+                        (int)C->rs);
+    }
+    return 0;
 }
 
 /* ---------- folds ---------- */
@@ -238,7 +257,11 @@ static void batch_range(void *vctx, int64_t lo, int64_t hi) {
             oc += i * c->C->bstride[d];
         }
         int64_t es = (int64_t)c->es;
-        product1(c->dt, c->A, c->B, c->C, c->A->base + oa * es, c->B->base + ob * es, c->C->base + oc * es, 0);
+        if (product1(c->dt, c->A, c->B, c->C, c->A->base + oa * es, c->B->base + ob * es, c->C->base + oc * es,
+                     0) < 0) {
+            atomic_store(&c->stop, 1);
+            return;
+        }
     }
 }
 
@@ -277,7 +300,10 @@ static int product_batched(tn_dtype dt, int nl, const int64_t *L, mat C, mat A, 
         return -1;
     }
     if (items > 1 && (fold_rows(nl, L, &C, &A, &B) || fold_contraction(nl, L, &C, &A, &B))) {
-        product1(dt, &A, &B, &C, A.base, B.base, C.base, 0);
+        if (product1(dt, &A, &B, &C, A.base, B.base, C.base, 0) < 0) {
+            tn_error("interrupted");
+            return -1;
+        }
         return 0;
     }
     size_t es = tn_dtype_size(dt);
@@ -302,8 +328,11 @@ static int product_batched(tn_dtype dt, int nl, const int64_t *L, mat C, mat A, 
             oc += idx[d] * C.bstride[d];
             if (idx[d] > 0 && C.bstride[d] == 0) beta = 1;  /* C summed over this dim: accumulate */
         }
-        product1(dt, &A, &B, &C, A.base + oa * (int64_t)es, B.base + ob * (int64_t)es,
-                 C.base + oc * (int64_t)es, beta);
+        if (product1(dt, &A, &B, &C, A.base + oa * (int64_t)es, B.base + ob * (int64_t)es,
+                     C.base + oc * (int64_t)es, beta) < 0) {
+            tn_error("interrupted");
+            return -1;
+        }
         for (int d = nl - 1; d >= 0; d--) {
             if (++idx[d] < L[d]) break;
             idx[d] = 0;

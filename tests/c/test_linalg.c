@@ -8,7 +8,9 @@
 #include "helpers.h"
 #include "tensor/internal.h"
 
+#include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 /* ---------- helpers ---------- */
 
@@ -428,7 +430,37 @@ START_TEST(test_grad_batched) {
 }
 END_TEST
 
+/* A single huge product stops at the next block of rows once the interrupt
+ * flag is raised (Ctrl-C), instead of running to the end of one long GEMM. */
+static void *raise_interrupt_later(void *arg) {
+    (void)arg;
+    struct timespec ts = {0, 30 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    tn_interrupt_flag = 1;
+    return NULL;
+}
+
+START_TEST(test_huge_product_is_interruptible) {
+    int64_t shape[2] = {3000, 3000};  /* 54 GFLOP: many blocks of rows */
+    tn_tensor *a = tn_ones(TN_FLOAT32, 2, shape);
+    pthread_t th;
+    tn_interrupt_flag = 0;
+    pthread_create(&th, NULL, raise_interrupt_later, NULL);
+    tn_tensor *c = tn_mm(a, a);
+    pthread_join(th, NULL);
+    ck_assert_msg(c == NULL, "the product ran to the end despite the interrupt");
+    ck_assert_str_eq(tn_last_error(), "interrupted");
+    tn_interrupt_flag = 0;
+    c = tn_mm(a, a);  /* and works again afterwards */
+    ck_assert_ptr_nonnull(c);
+    ck_assert_double_eq(tn_get_flat(c, 0), 3000);
+    tn_release(c);
+    tn_release(a);
+}
+END_TEST
+
 static void add_tests(TCase *tc) {
+    tcase_add_test(tc, test_huge_product_is_interruptible);
     tcase_add_test(tc, test_mm_values);
     tcase_add_test(tc, test_transposed_inputs);
     tcase_add_test(tc, test_strided_inputs);
