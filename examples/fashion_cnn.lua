@@ -3,11 +3,13 @@
 -- with Adam (batch 32) on Fashion-MNIST, shows the progress bar, prints the
 -- test accuracy and the confusion matrix, draws the loss curves in the
 -- terminal and saves them (and the confusion matrix) as PNG files.
---   ember examples/fashion_cnn.lua [epochs]      (EMBER_QUICK=1: a small subset)
+--   ember examples/fashion_cnn.lua [epochs]      (EMBER_QUICK=1: a small subset;
+--                                                 EMBER_SEED=n: another seed, default 42)
 local quick = os.getenv("EMBER_QUICK") == "1"
 local epochs = tonumber(arg and arg[1]) or (quick and 1 or 5)
 local outdir = os.getenv("EMBER_OUT") or "."
-ember.manual_seed(42)
+local seed = tonumber(os.getenv("EMBER_SEED") or "42")
+ember.manual_seed(seed)
 
 local train_set = data.fashion_mnist("train")
 local test_set = data.fashion_mnist("test")
@@ -25,7 +27,7 @@ print(model)
 local t0 = ember.wall_time()
 local history = train.fit(model, train_set, {
   epochs = epochs, batch_size = 32, optimizer = "adam", lr = 1e-3,
-  loss = "cross_entropy", metrics = {"accuracy"}, validation_data = test_set, seed = 42,
+  loss = "cross_entropy", metrics = {"accuracy"}, validation_data = test_set, seed = seed,
 })
 local seconds = ember.wall_time() - t0
 local n_train = #train_set * #history.loss
