@@ -55,6 +55,39 @@ static inline void t_expect(const tn_tensor *t, const double *v, int64_t n, doub
                       tn_last_error(), substr);                                    \
     } while (0)
 
+/* PyTorch cross-checks (test_conv.c, test_pool.c): deterministic inputs
+ * det(shape, s)[i] = sin(0.37 * s * i), results summarised by sum(r) and
+ * sum(r * det(r.shape, 0.5)) and compared with numbers PyTorch printed
+ * (each suite keeps the script that printed them). */
+static inline tn_tensor *det(int nd, const int64_t *shape, double s) {
+    tn_tensor *t = tn_empty(TN_FLOAT64, nd, shape);
+    double *p = tn_data(t);
+    for (int64_t i = 0; i < t->numel; i++) p[i] = sin((double)i * 0.37 * s);
+    return t;
+}
+
+static inline void torch_expect(const char *name, tn_tensor *t, double sum, double proj) {
+    ck_assert_msg(t != NULL, "%s: NULL (%s)", name, tn_last_error());
+    tn_tensor *r = det(t->ndim, t->shape, 0.5);
+    double a = 0, b = 0;
+    for (int64_t i = 0; i < t->numel; i++) {
+        double v = tn_get_flat(t, i);
+        a += v;
+        b += v * tn_get_flat(r, i);
+    }
+    tn_release(r);
+    ck_assert_msg(fabs(a - sum) <= 1e-9 * (1 + fabs(sum)) && fabs(b - proj) <= 1e-9 * (1 + fabs(proj)),
+                  "%s: got (%.12g, %.12g), PyTorch (%.12g, %.12g)", name, a, b, sum, proj);
+}
+
+static inline void torch_backward(tn_tensor *y) {
+    ck_assert_msg(y != NULL, "%s", tn_last_error());
+    tn_tensor *g = det(y->ndim, y->shape, 0.9);
+    ck_assert_msg(tn_backward(y, g, false) == 0, "%s", tn_last_error());
+    tn_release(g);
+}
+#define TORCH(name, t) torch_expect(#name, t, name##_SUM, name##_PROJ)
+
 /* main() of a suite: TN_SUITE_MAIN("name", add_tests) where
  * add_tests(TCase *tc) calls tcase_add_test. */
 #define TN_SUITE_MAIN(name, adder)                                  \

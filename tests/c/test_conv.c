@@ -498,34 +498,7 @@ END_TEST
  *   y = F.conv1d(x, w, None, stride=2, padding=2, dilation=2); run(y)
  *   rep("conv1d.y", y); rep("conv1d.dx", x.grad); rep("conv1d.dw", w.grad)
  */
-static tn_tensor *det(int nd, const int64_t *shape, double s) {
-    tn_tensor *t = tn_empty(TN_FLOAT64, nd, shape);
-    double *p = tn_data(t);
-    for (int64_t i = 0; i < t->numel; i++) p[i] = sin((double)i * 0.37 * s);
-    return t;
-}
-
-static void torch_expect(const char *name, tn_tensor *t, double sum, double proj) {
-    ck_assert_msg(t != NULL, "%s: NULL (%s)", name, tn_last_error());
-    tn_tensor *r = det(t->ndim, t->shape, 0.5);
-    double a = 0, b = 0;
-    for (int64_t i = 0; i < t->numel; i++) {
-        double v = tn_get_flat(t, i);
-        a += v;
-        b += v * tn_get_flat(r, i);
-    }
-    tn_release(r);
-    ck_assert_msg(fabs(a - sum) <= 1e-9 * (1 + fabs(sum)) && fabs(b - proj) <= 1e-9 * (1 + fabs(proj)),
-                  "%s: got (%.12g, %.12g), PyTorch (%.12g, %.12g)", name, a, b, sum, proj);
-}
-
-static void torch_backward(tn_tensor *y) {
-    ck_assert_msg(y != NULL, "%s", tn_last_error());
-    tn_tensor *g = det(y->ndim, y->shape, 0.9);
-    ck_assert_msg(tn_backward(y, g, false) == 0, "%s", tn_last_error());
-    tn_release(g);
-}
-#define TORCH(name, t) torch_expect(#name, t, name##_SUM, name##_PROJ)
+/* det, torch_expect, torch_backward and TORCH come from helpers.h */
 #define conv2d_y_SUM 114.323868892
 #define conv2d_y_PROJ 9.13211840366
 #define conv2d_dx_SUM 0.00150945552787
