@@ -69,7 +69,6 @@ static int l_binary(lua_State *L) {
     vm_prepare_args(L, 1, 2, op);
     tn_tensor *a = vm_to_tensor(L, 1, op), *b = vm_to_tensor(L, 2, op);
     tn_tensor *r = tn_binary(binary_ops[i].k, a, b);
-    /* add(a, b, alpha): a + alpha * b, as PyTorch */
     tn_release(a);
     tn_release(b);
     if (!r) return vm_error(L, op);
