@@ -181,6 +181,15 @@ static int run_binary(tn_binary_kind k, tn_tensor *out, tn_tensor *a, tn_tensor 
         return -1;
     }
     if (k == TN_B_MOD && tn_dtype_is_int(ct) && check_int_mod(b) < 0) return -1;
+    /* As PyTorch: an integer base to a negative number exponent has no integer
+     * answer, so it is an error rather than a silent 0 (tensor exponents keep
+     * the elementwise rule, as there). */
+    if (k == TN_B_POW && tn_dtype_is_int(ct) && b->is_wrapped_number && b->ndim == 0 &&
+        tn_item(b) < 0) {
+        tn_error("pow: integers to negative integer powers are not allowed (exponent %g)",
+                 tn_item(b));
+        return -1;
+    }
     tn_iter it;
     tn_tensor *ops[3] = {out, a, b};
     tn_iter_init(&it, 3, ops, out->ndim, out->shape);

@@ -81,6 +81,13 @@ bad("requires_grad_ on an int tensor", function() return ember.tensor{1, 2}:requ
 bad("requires_grad option on an int tensor", function() return ember.zeros(2, {dtype = "int64", requires_grad = true}) end,
     {"zeros", "float"})
 bad("rand of an int dtype", function() return ember.rand(3, {dtype = "int64"}) end, {"rand", "int64"})
+bad("integer tensor to a negative number power", function() return ember.tensor{2, 3} ^ -1 end,
+    {"pow", "negative", "-1"})
+T.test("integer pow by a tensor exponent keeps the elementwise rule", function()
+  local r = ember.pow(ember.tensor{1, -1, 2}, ember.tensor{-1, -1, -1})
+  T.same(r:totable(), {1, -1, 0})
+  T.same((ember.tensor{2, 3} ^ 2):totable(), {4, 9})
+end)
 bad("integer remainder by zero", function() return ember.tensor{1, 2} % 0 end, {"remainder", "zero"})
 
 -- unknown dtypes and options
