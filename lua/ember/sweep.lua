@@ -728,7 +728,7 @@ M.commands = doc(function(spec)
                   threads = spec.threads}
   local cmds = {}
   for i, t in ipairs(planned) do
-    local w = {trial = t.index, params = t.params, seed = t.seed}
+    local w = {trial = t.index, params = t.params, seed = t.seed, exit = true}
     for k, v in pairs(common) do w[k] = v end
     cmds[i] = exe .. " -e " .. shell_quote("sweep.worker" .. literal(w))
   end
@@ -747,7 +747,7 @@ M.commands = doc(function(spec)
     if not f then error("sweep.commands: " .. tostring(err), 2) end
     f:write(S.json_encode(p), "\n")
     f:close()
-    array = exe .. " -e " .. shell_quote("sweep.worker" .. literal({plan = spec.plan}))
+    array = exe .. " -e " .. shell_quote("sweep.worker" .. literal({plan = spec.plan, exit = true}))
   end
   return cmds, array
 end, [[sweep.commands(spec) -> commands, array_command
@@ -813,15 +813,20 @@ M.worker = doc(function(opts)
     print(string.format("sweep: trial %d %s in %.1fs%s", t.index, trial.status, trial.seconds,
                         trial.error and (": " .. trial.error:match("[^\n]*")) or ""))
   end
+  -- as a scheduler's command: the exit status tells GNU parallel (--joblog,
+  -- --retries) or Slurm which trials failed
+  if opts.exit then os.exit(trial.status == "FAILED" and 1 or 0, true) end
   return trial
 end, [[sweep.worker{script=, log=, trial=, params=, seed= [, objective=, mode=,
-threads=, timeout=]} -> trial  or  sweep.worker{plan= [, trial=]}
+threads=, timeout=, exit=]} -> trial  or  sweep.worker{plan= [, trial=, exit=]}
 
 Runs one trial (in a worker process, like sweep.run) and appends it to the
 log; what the commands of sweep.commands call.  With plan=, the trial comes
 from the plan file, its number from trial= or SLURM_ARRAY_TASK_ID (plus 1
 when SLURM_ARRAY_TASK_MIN is 0, for --array=0-N).  A trial
-that already ended COMPLETE or PRUNED in the log is not run again.]])
+that already ended COMPLETE or PRUNED in the log is not run again.  With
+exit=true (as in the generated commands) the process exits when the trial
+ends: status 1 if it FAILED, else 0.]])
 
 M.callback = doc(function(report)
   return {on_epoch_end = function(_, _, logs) report(logs) end}

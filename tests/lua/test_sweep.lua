@@ -436,7 +436,7 @@ T.test("sweep.commands through GNU parallel and a Slurm loop match a local run",
   end
   -- a Slurm job array: one command, the trial from SLURM_ARRAY_TASK_ID,
   -- each task with its own log
-  T.ok(array:find("sweep.worker{plan=", 1, true), array)
+  T.ok(array:find("sweep.worker{", 1, true) and array:find("plan=", 1, true), array)
   local slurm = array:gsub("plan=", "log=\"" .. tmp("slurm-{pid}.jsonl") .. "\", plan=")
   T.eq(sh("for i in 1 2 3 4; do SLURM_ARRAY_TASK_ID=$i " .. slurm .. " >>" .. tmp("slurm.out") .. " 2>&1; done"), 0,
        read_file(tmp("slurm.out")))
@@ -444,6 +444,23 @@ T.test("sweep.commands through GNU parallel and a Slurm loop match a local run",
   same_as_local(sweep.load(tmp("slurm-*.jsonl")), "Slurm loop")
   T.raises(function() sweep.worker{plan = tmp("plan.json")} end, "SLURM_ARRAY_TASK_ID")
   T.raises(function() sweep.commands{space = {a = {1}}, log = "x"} end, "script")
+end)
+
+T.test("sweep.commands: a failed trial's command exits non-zero, for the scheduler", function()
+  local script = tmp("maybe_fail.lua")
+  write_file(script, "local cfg = ...\nif cfg.k == 2 then error('trial two breaks') end\nreturn {loss = cfg.k}\n")
+  local cmds = sweep.commands{space = {k = {1, 2, 3}}, script = script, objective = "loss",
+                              log = tmp("exit-codes.jsonl"), ember = EMBER, threads = 1}
+  local codes = {}
+  for i, c in ipairs(cmds) do codes[i] = sh(c .. " >>" .. tmp("exit-codes.out") .. " 2>&1") end
+  T.same(codes, {0, 1, 0}, read_file(tmp("exit-codes.out")))
+  local res = sweep.load(tmp("exit-codes.jsonl"))
+  T.eq(res[2].status, "FAILED")
+  T.ok(res[2].error:find("trial two breaks", 1, true), res[2].error)
+  T.eq(res[1].status, "COMPLETE")
+  -- a rerun skips the finished trials (exit 0) and runs the failed one again
+  T.eq(sh(cmds[1] .. " >/dev/null 2>&1"), 0)
+  T.eq(sh(cmds[2] .. " >/dev/null 2>&1"), 1)
 end)
 
 T.test("Results: table fits 80 columns, csv, load of a glob, best with mode max", function()
