@@ -232,6 +232,9 @@ tn_tensor *tn_nonzero(tn_tensor *t);
 
 /* ---------- linear algebra (OpenBLAS) ---------- */
 tn_tensor *tn_matmul(tn_tensor *a, tn_tensor *b);
+/* the lower / upper triangle of the last two dims, diagonal offset k (triangle.c) */
+tn_tensor *tn_tril(tn_tensor *t, int64_t k);
+tn_tensor *tn_triu(tn_tensor *t, int64_t k);
 tn_tensor *tn_mm(tn_tensor *a, tn_tensor *b);
 tn_tensor *tn_bmm(tn_tensor *a, tn_tensor *b);
 tn_tensor *tn_mv(tn_tensor *a, tn_tensor *v);

@@ -286,6 +286,15 @@ static int l_cumsum(lua_State *L) {
     return 1;
 }
 
+static int triangle_call(lua_State *L, tn_tensor *(*fn)(tn_tensor *, int64_t)) {
+    tn_tensor *t = vm_check_tensor(L, 1);
+    lua_Integer k = luaL_optinteger(L, 2, 0);
+    vm_push_tensor(L, fn(t, (int64_t)k));
+    return 1;
+}
+static int l_tril(lua_State *L) { return triangle_call(L, tn_tril); }
+static int l_triu(lua_State *L) { return triangle_call(L, tn_triu); }
+
 static int l_softmax(lua_State *L) {
     tn_tensor *t = vm_check_tensor(L, 1);
     int d = lua_isnoneornil(L, 2) ? (t->ndim > 0 ? t->ndim - 1 : 0) : lt_dim(L, 2, t->ndim, "softmax");
@@ -553,6 +562,8 @@ static const lt_reg shared_fns[] = {
     {"std", l_std, "t:std([dim] [, {correction=1, keepdim=}]): the standard deviation."},
     {"norm", l_norm, "t:norm([p=2 [, dim [, keepdim]]]): the p-norm; p may be 'inf'."},
     {"cumsum", l_cumsum, "t:cumsum(dim): cumulative sums along dim."},
+    {"tril", l_tril, "t:tril([k=0]): the lower triangle of the last two dims (j - i <= k kept, the rest 0)."},
+    {"triu", l_triu, "t:triu([k=0]): the upper triangle of the last two dims (j - i >= k kept, the rest 0)."},
     {"softmax", l_softmax, "t:softmax(dim): exp(t) normalised to sum 1 along dim (default last)."},
     {"log_softmax", l_log_softmax, "t:log_softmax(dim): log of softmax, computed stably."},
     {"sort", l_sort, "t:sort([dim [, descending]]): sorted values and their 1-based indices."},

@@ -271,6 +271,34 @@ START_TEST(test_empty) {
 }
 END_TEST
 
+/* tril / triu (triangle.c): kept elements by offset, batches, the backward
+ * masks the gradient the same way, and a vector is an error. */
+START_TEST(test_triangles) {
+    tn_tensor *a = tn_ones(TN_FLOAT64, 3, (int64_t[]){2, 2, 3});
+    tn_tensor *lo = tn_tril(a, 0), *up = tn_triu(a, 1), *none = tn_tril(a, -2), *all = tn_triu(a, -5);
+    EXPECT(lo, 0, {1, 0, 0, 1, 1, 0, 1, 0, 0, 1, 1, 0});
+    EXPECT(up, 0, {0, 1, 1, 0, 0, 1, 0, 1, 1, 0, 0, 1});
+    EXPECT(none, 0, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+    EXPECT(all, 0, {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1});
+    tn_release(lo);
+    tn_release(up);
+    tn_release(none);
+    tn_release(all);
+    tn_release(a);
+    tn_tensor *x = tn_ones(TN_FLOAT64, 2, (int64_t[]){2, 2});
+    x->requires_grad = true;
+    tn_tensor *y = tn_tril(x, 0), *s = y ? tn_sum(y, TN_ALL_DIMS, false) : NULL;
+    ck_assert_int_eq(tn_backward(s, NULL, false), 0);
+    EXPECT(x->grad, 0, {1, 0, 1, 1});
+    tn_release(s);
+    tn_release(y);
+    tn_release(x);
+    tn_tensor *v = tn_ones(TN_FLOAT32, 1, (int64_t[]){4});
+    EXPECT_ERROR(tn_triu(v, 0), "triu: expected a tensor of at least 2 dims");
+    tn_release(v);
+}
+END_TEST
+
 START_TEST(test_errors) {
     tn_tensor *a = tn_zeros(TN_FLOAT32, 2, (int64_t[]){64, 784}), *b = tn_zeros(TN_FLOAT32, 2, (int64_t[]){512, 10});
     ck_assert_ptr_null(tn_matmul(a, b));
@@ -468,6 +496,7 @@ static void add_tests(TCase *tc) {
     tcase_add_test(tc, test_batched_broadcast);
     tcase_add_test(tc, test_dtypes);
     tcase_add_test(tc, test_empty);
+    tcase_add_test(tc, test_triangles);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_interrupt);
     tcase_add_test(tc, test_grad_2d);

@@ -1262,4 +1262,34 @@ T.test("index_select gather scatter_add one_hot vs Lua loops (1-based)", functio
   shape_eq(ember.one_hot(ember.tensor{{1, 2}, {2, 1}}, 2), {2, 2, 2})
 end)
 
+T.test("tril and triu vs Lua: offsets, batches, non-square, every dtype, non-contiguous", function()
+  local B, R, C = 2, 3, 5
+  local n = B * R * C
+  local xs = rlist(n, -2, 2)
+  local x = mk(xs, {B, R, C})
+  for _, k in ipairs{-4, -1, 0, 1, 3, 6} do
+    local lo, up = {}, {}
+    for i = 0, n - 1 do
+      local r, c = (i // C) % R + 1, i % C + 1
+      lo[i + 1] = (c - r <= k) and xs[i + 1] or 0
+      up[i + 1] = (c - r >= k) and xs[i + 1] or 0
+    end
+    near_list(x:tril(k), lo, 0, "tril " .. k)
+    near_list(ember.triu(x, k), up, 0, "triu " .. k)
+  end
+  shape_eq(x:tril(), {B, R, C})
+  -- default k = 0; a transposed (non-contiguous) input
+  T.same(flat(ember.tensor{{1, 2}, {3, 4}}:t():tril()), {1, 0, 2, 4})
+  T.same(flat(ember.tensor{{1, 2}, {3, 4}}:triu()), {1, 2, 0, 4})
+  for _, dt in ipairs{"int64", "int32", "uint8", "float64"} do
+    local t = ember.ones(3, 3, {dtype = dt}):tril(-1)
+    T.eq(t.dtype, dt)
+    T.eq(t:sum():item(), 3)
+  end
+  local causal = ember.ones(3, 3, {dtype = "bool"}):tril()
+  T.same(flat(causal), {true, false, false, true, true, false, true, true, true})
+  T.raises(function() ember.ones(4):tril() end, "tril: expected a tensor of at least 2 dims")
+  T.raises(function() ember.ones(2, 2):triu(0.5) end, "integer")
+end)
+
 T.done()
