@@ -1,7 +1,8 @@
 /*
  * attention.c: scaled dot-product attention, out = softmax(q k^T * scale) v,
  * with an optional causal mask, forward and backward (PyTorch's
- * F.scaled_dot_product_attention without dropout or an explicit mask).
+ * F.scaled_dot_product_attention without dropout).  An explicit attn_mask
+ * takes a composed path (nn_scaled_dot_product_attention_masked).
  *
  * q is (..., L, E), k (..., S, E), v (..., S, Ev); the leading dims (batch,
  * heads) are flattened into B independent problems.  Each pass is split in
@@ -204,6 +205,66 @@ fail:
     tn_release(kc);
     tn_release(qc);
     return NULL;
+}
+
+/* An explicit attn_mask must broadcast to the scores (..., L, S) of q's
+ * leading dims; bool (true = may attend, as PyTorch's SDPA) or q's float
+ * dtype (added to the scores). */
+static int check_mask(tn_tensor *q, tn_tensor *mask, const sdpa_geom *g) {
+    const char *op = "scaled_dot_product_attention";
+    char s1[128], s2[128];
+    if (mask->dtype != TN_BOOL && mask->dtype != q->dtype) {
+        tn_error("%s: attn_mask must be bool or the query's dtype %s, got %s", op,
+                 tn_dtype_name(q->dtype), tn_dtype_name(mask->dtype));
+        return -1;
+    }
+    int64_t scores[TN_MAX_DIMS];
+    int nd = q->ndim;
+    memcpy(scores, q->shape, sizeof(int64_t) * (size_t)nd);
+    scores[nd - 2] = g->L;
+    scores[nd - 1] = g->S;
+    bool ok = mask->ndim <= nd;
+    for (int i = 1; ok && i <= mask->ndim; i++) {
+        int64_t m = mask->shape[mask->ndim - i];
+        ok = m == 1 || m == scores[nd - i];
+    }
+    if (!ok) {
+        tn_error("%s: attn_mask of shape %s does not broadcast to the attention scores %s (..., L, S)", op,
+                 tn_shape_str(mask->shape, mask->ndim, s1, sizeof s1), tn_shape_str(scores, nd, s2, sizeof s2));
+        return -1;
+    }
+    return 0;
+}
+
+/* With an explicit mask the attention is composed of autograd ops (matmul,
+ * masked_fill or add, softmax, matmul): gradients reach q, k, v and a float
+ * mask with no kernel of its own.  It forms the (B, L, S) weights like the
+ * fused kernel does, at the cost of a few more passes over them.  A row whose
+ * keys are all masked gives NaN, as in PyTorch. */
+tn_tensor *nn_scaled_dot_product_attention_masked(tn_tensor *q, tn_tensor *k, tn_tensor *v, tn_tensor *mask,
+                                                  double scale) {
+    sdpa_geom g;
+    if (sdpa_geometry(q, k, v, &g) < 0 || check_mask(q, mask, &g) < 0) return NULL;
+    if (!(scale > 0)) scale = g.E > 0 ? 1 / sqrt((double)g.E) : 1;
+    int nd = q->ndim;
+    tn_tensor *kt = tn_transpose(k, nd - 2, nd - 1);
+    tn_tensor *qk = kt ? tn_matmul(q, kt) : NULL;
+    tn_tensor *scores = qk ? tn_mul_scalar(qk, scale) : NULL, *masked = NULL;
+    if (scores && mask->dtype == TN_BOOL) {
+        tn_tensor *blocked = tn_unary(TN_U_LOGICAL_NOT, mask);
+        masked = blocked ? tn_masked_fill(scores, blocked, -INFINITY) : NULL;
+        tn_release(blocked);
+    } else if (scores) {
+        masked = tn_add(scores, mask);
+    }
+    tn_tensor *P = masked ? tn_softmax(masked, nd - 1) : NULL;
+    tn_tensor *out = P ? tn_matmul(P, v) : NULL;
+    tn_release(P);
+    tn_release(masked);
+    tn_release(scores);
+    tn_release(qk);
+    tn_release(kt);
+    return out;
 }
 
 /* gin: q, k, v.  Saved: q, k, v (contiguous), P (B, L, S). */

@@ -162,6 +162,10 @@ tn_tensor *nn_smooth_l1_loss(tn_tensor *a, tn_tensor *b, nn_reduction red, doubl
  * PyTorch's is_causal). */
 tn_tensor *nn_scaled_dot_product_attention(tn_tensor *q, tn_tensor *k, tn_tensor *v, bool causal,
                                            double scale);
+/* The same with an explicit mask broadcasting to (..., L, S): bool (true =
+ * may attend) or q's float dtype (added to the scores). */
+tn_tensor *nn_scaled_dot_product_attention_masked(tn_tensor *q, tn_tensor *k, tn_tensor *v, tn_tensor *mask,
+                                                  double scale);
 
 /* Fused optimizer steps (optim.c): one call per parameter tensor, updating
  * param and the state tensors in place (PyTorch's formulas).  All tensors

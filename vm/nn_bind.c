@@ -280,7 +280,19 @@ static int l_sdpa(lua_State *L) {
     tn_tensor *q = vm_check_tensor(L, 1), *k = vm_check_tensor(L, 2), *v = vm_check_tensor(L, 3);
     bool causal = lt_opt_bool(L, 4, "causal", false);
     double scale = lt_opt_number(L, 4, "scale", 0);
-    vm_push_tensor(L, nn_scaled_dot_product_attention(q, k, v, causal, scale));
+    tn_tensor *mask = NULL;
+    if (lua_type(L, 4) == LUA_TTABLE) {
+        lua_getfield(L, 4, "attn_mask");
+        if (!lua_isnil(L, -1) && !(mask = vm_test_tensor(L, -1)))   /* kept alive by the options table */
+            return luaL_error(L, "scaled_dot_product_attention: attn_mask must be a tensor, got %s",
+                              luaL_typename(L, -1));
+        lua_pop(L, 1);
+    }
+    if (mask && causal)
+        return luaL_error(L, "scaled_dot_product_attention: give attn_mask or causal=true, not both "
+                             "(fold the causal mask into attn_mask)");
+    vm_push_tensor(L, mask ? nn_scaled_dot_product_attention_masked(q, k, v, mask, scale)
+                           : nn_scaled_dot_product_attention(q, k, v, causal, scale));
     return 1;
 }
 
@@ -363,7 +375,7 @@ static const lt_reg nn_fns[] = {
     {"mse_loss", l_mse, "ember.mse_loss(a, b [, {reduction=}]): mean squared error."},
     {"l1_loss", l_l1, "ember.l1_loss(a, b [, {reduction=}]): mean absolute error."},
     {"smooth_l1_loss", l_smooth_l1, "ember.smooth_l1_loss(a, b [, {reduction=, beta=1}]): Huber-like loss."},
-    {"scaled_dot_product_attention", l_sdpa, "ember.scaled_dot_product_attention(q, k, v [, {causal=, scale=}]): softmax(q k^T * scale) v over (..., L, E)."},
+    {"scaled_dot_product_attention", l_sdpa, "ember.scaled_dot_product_attention(q, k, v [, {causal=, scale=, attn_mask=}]): softmax(q k^T * scale [+ mask]) v over (..., L, E); attn_mask broadcasts to (..., L, S): bool (true = may attend) or float (added)."},
     {"sgd_step_", l_sgd_step, "ember.sgd_step_(param, grad, momentum_buf, init_buf, {lr=, momentum=, dampening=, weight_decay=, nesterov=}): one fused SGD update in place."},
     {"adam_step_", l_adam_step, "ember.adam_step_(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, {lr=, beta1=, beta2=, eps=, weight_decay=, amsgrad=, decoupled=}): one fused Adam/AdamW update in place."},
     {"rmsprop_step_", l_rmsprop_step, "ember.rmsprop_step_(param, grad, square_avg, momentum_buf, grad_avg, {lr=, alpha=, eps=, weight_decay=, momentum=, centered=}): one fused RMSprop update."},

@@ -158,6 +158,12 @@ local checks = {
   cumsum = function()
     for d = 1, 2 do check(function(x) return x:cumsum(d) end, {leaf({3, 4})}) end
   end,
+  tril = function()
+    for _, k in ipairs({0, 1, -1}) do check(function(x) return x:tril(k) end, {leaf({2, 3, 4})}) end
+  end,
+  triu = function()
+    for _, k in ipairs({0, 2, -1}) do check(function(x) return x:triu(k) end, {leaf({3, 4})}) end
+  end,
   softmax = function()
     for d = 1, 3 do check(function(x) return x:softmax(d) end, {leaf({2, 3, 4})}) end
   end,
@@ -276,6 +282,13 @@ local nn_checks = {
           {f64({1, 2, 3, 4}), f64({1, 2, 5, 4}), f64({1, 2, 5, 3})})
     check(function(q, k, v) return ember.scaled_dot_product_attention(q, k, v, {causal = true}) end,
           {f64({2, 4, 3}), f64({2, 4, 3}), f64({2, 4, 3})})
+    -- an explicit mask (the composed path): bool broadcast over the batch,
+    -- and a float mask, which gets a gradient too
+    local keep = ember.tensor{{true, false, true, true, false}, {true, true, false, true, true}, {false, true, true, true, true}}
+    check(function(q, k, v) return ember.scaled_dot_product_attention(q, k, v, {attn_mask = keep}) end,
+          {f64({2, 3, 4}), f64({2, 5, 4}), f64({2, 5, 3})})
+    check(function(q, k, v, m) return ember.scaled_dot_product_attention(q, k, v, {attn_mask = m, scale = 0.7}) end,
+          {f64({1, 2, 3, 4}), f64({1, 2, 5, 4}), f64({1, 2, 5, 3}), f64({2, 1, 5})})
   end,
 }
 for _, name in ipairs(ember.nn_op_names()) do

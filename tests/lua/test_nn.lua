@@ -526,6 +526,32 @@ T.test("clone and TransformerEncoder: independent copies, stacked layers", funct
   T.raises(function() nn.TransformerEncoder(5, 2) end, "expected a layer module")
 end)
 
+T.test("attention masks: padded keys change nothing, a bool mask equals the causal flag", function()
+  local mha = nn.MultiheadAttention(8, 2)
+  local x = ember.randn(2, 5, 8)
+  local pad = ember.tensor{{false, false, false, true, true}, {false, false, false, false, false}}
+  local y = mha(x, {key_padding_mask = pad})
+  local x2 = x:clone()
+  x2[1]:narrow(1, 4, 2):fill_(7)   -- rewrite the padded positions of sequence 1
+  local y2 = mha(x2, {key_padding_mask = pad})
+  -- queries at real positions attend only to real keys: unchanged
+  T.ok((y2[1]:narrow(1, 1, 3) - y[1]:narrow(1, 1, 3)):abs():max():item() < 1e-6)
+  T.ok((y2[2] - y[2]):abs():max():item() < 1e-6)
+  -- without the mask they would change
+  T.ok((mha(x2)[1]:narrow(1, 1, 3) - mha(x)[1]:narrow(1, 1, 3)):abs():max():item() > 1e-3)
+  -- the causal flag, a bool attn_mask and the functional's keep-mask agree
+  local blocked = ember.ones(5, 5, {dtype = "bool"}):triu(1)
+  local a = mha(x, {causal = true})
+  T.ok((mha(x, {attn_mask = blocked}) - a):abs():max():item() < 1e-6)
+  local q, k, v = ember.randn(2, 2, 5, 4), ember.randn(2, 2, 5, 4), ember.randn(2, 2, 5, 4)
+  local keep = blocked:logical_not()
+  T.ok((ember.scaled_dot_product_attention(q, k, v, {attn_mask = keep}) -
+        ember.scaled_dot_product_attention(q, k, v, {causal = true})):abs():max():item() < 1e-6)
+  T.raises(function() ember.scaled_dot_product_attention(q, k, v, {attn_mask = keep, causal = true}) end, "not both")
+  T.raises(function() ember.scaled_dot_product_attention(q, k, v, {attn_mask = ember.ones(4, 5)}) end,
+           "attn_mask of shape [4, 5] does not broadcast to the attention scores [2, 2, 5, 5]")
+end)
+
 T.test("attention: causal mask means no look-ahead; MHA equals the unfused formula", function()
   ember.manual_seed(12)
   local mha = nn.MultiheadAttention(4, 2, {causal = true})
@@ -697,6 +723,11 @@ T.test("errors name the layer and the shapes", function()
   T.raises(function() nn.GRU(3, 4)(ember.randn(2, 5, 3), ember.zeros(2, 2, 4)) end, "GRU: expected h0 of shape [1, 2, 4]")
   T.raises(function() nn.MultiheadAttention(6, 4) end, "divisible")
   T.raises(function() nn.MultiheadAttention(8, 2)(ember.randn(2, 3, 6)) end, "MultiheadAttention: expected query (N, L, 8)")
+  T.raises(function() nn.MultiheadAttention(8, 2)(ember.randn(2, 3, 8), {attn_mask = ember.ones(3, 4)}) end,
+           "attn_mask must be (L, S) = (3, 3)")
+  T.raises(function() nn.MultiheadAttention(8, 2)(ember.randn(2, 3, 8), {key_padding_mask = ember.ones(3)}) end,
+           "key_padding_mask must be [2, 3] (N, S), got [3]")
+  T.raises(function() nn.MultiheadAttention(8, 2)(ember.randn(2, 3, 8), {attn_mask = "x"}) end, "attn_mask must be a tensor")
   T.raises(function() nn.Embedding(5, 2)(ember.tensor{6}) end, "embedding")
   T.raises(function() nn.Embedding(5, 2)(ember.tensor{0}) end, "embedding")
   T.raises(function() nn.Linear(0, 3) end, "Linear: in_features must be a positive integer")

@@ -69,6 +69,7 @@ for _, c in ipairs(fx.layers) do
       end
       local args = {}
       for i, a in ipairs(c.args or {}) do args[i] = tensor(a, dtype) end
+      if c.opts then args[#args + 1] = build(c.opts, {ember = ember, dtype = dtype}) end
       local out = joined(m(x, table.unpack(args)))
       close(out, c.output, tol, dtype .. " output")
       ;(out * tensor(c.R, dtype)):sum():backward()

@@ -2,7 +2,8 @@
 -- batch-first, with PyTorch's parameter names and initialisation
 -- (in_proj_weight (3E, E) xavier-uniform, in_proj_bias and out_proj.bias
 -- zero) so state dicts map one to one.  The attention itself is the fused
--- C kernel ember.scaled_dot_product_attention over (N, heads, L, E/heads).
+-- C kernel ember.scaled_dot_product_attention over (N, heads, L, E/heads);
+-- masks (attn_mask, key_padding_mask) are folded into one float mask first.
 local ember = require("ember")
 local mod = require("ember.nn.module")
 local init = require("ember.nn.init")
@@ -51,7 +52,49 @@ local function split_heads(self, t)
   return t:reshape(s[1], s[2], self.num_heads, self.head_dim):transpose(2, 3)
 end
 
---- mha(x) self-attention, or mha(q, k, v [, {causal=}]) -> (N, L, E)
+-- A mask as scores to add: float as given, bool true -> -inf (blocked)
+local function additive(t, dtype)
+  if t.dtype == "bool" then return ember.zeros(t.shape, {dtype = dtype}):masked_fill(t, -math.huge) end
+  return t:to(dtype)
+end
+
+-- PyTorch's MultiheadAttention masks folded into one float mask that
+-- broadcasts to the scores (N, heads, L, S), or nil when there is none:
+-- attn_mask (L, S) or (N*heads, L, S) and key_padding_mask (N, S), each bool
+-- (true = may NOT attend, the opposite of the functional's bool mask, as in
+-- PyTorch) or float (added); causal adds the look-ahead mask.
+local function combined_mask(self, opts, n, l, s, dtype, causal, unbatched)
+  local am, kpm = opts and opts.attn_mask, opts and opts.key_padding_mask
+  if am == nil and kpm == nil then return nil end
+  local m
+  if am ~= nil then
+    if not ember.is_tensor(am) then error("MultiheadAttention: attn_mask must be a tensor, got " .. type(am), 4) end
+    if am:dim() == 2 and am.shape[1] == l and am.shape[2] == s then
+      m = additive(am, dtype):reshape(1, 1, l, s)
+    elseif am:dim() == 3 and am.shape[1] == n * self.num_heads and am.shape[2] == l and am.shape[3] == s then
+      m = additive(am, dtype):reshape(n, self.num_heads, l, s)
+    else
+      error(string.format("MultiheadAttention: attn_mask must be (L, S) = (%d, %d) or (N*heads, L, S) = (%d, %d, %d), got %s",
+                          l, s, n * self.num_heads, l, s, shape_str(am.shape)), 4)
+    end
+  end
+  if kpm ~= nil then
+    if not ember.is_tensor(kpm) then error("MultiheadAttention: key_padding_mask must be a tensor, got " .. type(kpm), 4) end
+    local want = unbatched and {s} or {n, s}
+    if kpm:dim() ~= #want or kpm.shape[1] ~= want[1] or kpm.shape[#want] ~= want[#want] then
+      error(string.format("MultiheadAttention: key_padding_mask must be %s (N, S), got %s",
+                          shape_str(want), shape_str(kpm.shape)), 4)
+    end
+    local k = additive(kpm, dtype):reshape(n, 1, 1, s)
+    m = m and m + k or k
+  end
+  if causal then
+    m = m + additive(ember.ones(l, s, {dtype = "bool"}):triu(1), dtype)
+  end
+  return m
+end
+
+--- mha(x) self-attention, or mha(q, k, v [, {causal=, attn_mask=, key_padding_mask=}]) -> (N, L, E)
 function MultiheadAttention:forward(q, k, v, opts)
   if type(k) == "table" and not ember.is_tensor(k) then opts, k, v = k, nil, nil end
   check(self, "query", q)
@@ -84,8 +127,9 @@ function MultiheadAttention:forward(q, k, v, opts)
   local causal = self.causal
   if opts and opts.causal ~= nil then causal = opts.causal end
   local n, l = qp.shape[1], qp.shape[2]
+  local mask = combined_mask(self, opts, n, l, kp.shape[2], qp.dtype, causal, unbatched)
   local o = ember.scaled_dot_product_attention(split_heads(self, qp), split_heads(self, kp), split_heads(self, vp),
-                                               {causal = causal})
+                                               mask and {attn_mask = mask} or {causal = causal})
   -- (N, heads, L, hd) -> (N, L, E)
   o = o:transpose(2, 3):reshape(n, l, E)
   local y = self.out_proj(o)
@@ -131,7 +175,7 @@ function TransformerEncoderLayer:_ff(x)
   return self.dropout2(self.linear2(self.dropout(h)))
 end
 
---- layer(x [, {causal=}]) -> (N, L, d_model)
+--- layer(x [, {causal=, attn_mask=, key_padding_mask=}]) -> (N, L, d_model)
 function TransformerEncoderLayer:forward(x, opts)
   if self.norm_first then
     x = x + self:_sa(self.norm1(x), opts)
@@ -164,7 +208,7 @@ function TransformerEncoder:init(layer, num_layers, opts)
   if opts and opts.norm then self.norm = opts.norm end
 end
 
---- enc(x [, {causal=}]) -> (N, L, d_model)
+--- enc(x [, {causal=, attn_mask=, key_padding_mask=}]) -> (N, L, d_model)
 function TransformerEncoder:forward(x, opts)
   for _, l in ipairs(self.layers) do x = l(x, opts) end
   if self.norm then x = self.norm(x) end
@@ -175,16 +219,19 @@ function TransformerEncoder:extra_repr() return "num_layers=" .. self.num_layers
 
 doc(TransformerEncoder, "nn.TransformerEncoder(layer, num_layers [, {norm=}])\n\n" ..
     "A stack of num_layers encoder layers: copies of `layer` (a module, cloned) or the results of calling\n" ..
-    "`layer(i)` (a function), then the optional final `norm` module.  enc(x [, {causal=}]).  Layers are\n" ..
+    "`layer(i)` (a function), then the optional final `norm` module.  enc(x [, {causal=, attn_mask=,\n" ..
+    "key_padding_mask=}]).  Layers are\n" ..
     "enc.layers[1..n] (state_dict keys \"layers.1.self_attn.in_proj_weight\" ...).")
 
 doc(MultiheadAttention, "nn.MultiheadAttention(embed_dim, num_heads [, {causal=false, bias=true}])\n\n" ..
     "Multi-head attention, batch first.  mha(x) is self-attention on x (N, L, E); mha(q, k, v) attends q (N, L, E)\n" ..
-    "to k, v (N, S, E); a trailing {causal=} overrides the layer's mask.  Returns (N, L, E) (no attention\n" ..
-    "weights: the fused kernel never forms them).  Parameters in_proj_weight (3E, E), in_proj_bias, out_proj.")
+    "to k, v (N, S, E).  A trailing options table: causal= overrides the layer's causal flag; attn_mask (L, S)\n" ..
+    "or (N*heads, L, S) and key_padding_mask (N, S) are PyTorch's: bool true = may not attend, or float (added\n" ..
+    "to the scores).  Returns (N, L, E) (no attention weights).  Parameters in_proj_weight (3E, E), in_proj_bias, out_proj.")
 doc(TransformerEncoderLayer, "nn.TransformerEncoderLayer(d_model, nhead [, {dim_feedforward=2048, dropout=0.1, causal=false,\n" ..
     "activation='relu'|'gelu', norm_first=false, layer_norm_eps=1e-5}])\n\n" ..
     "Self-attention then a feed-forward block, each with a residual and LayerNorm (post-norm by default), as\n" ..
-    "PyTorch's batch-first layer.  layer(x [, {causal=}]) with x (N, L, d_model).")
+    "PyTorch's batch-first layer.  layer(x [, {causal=, attn_mask=, key_padding_mask=}]) with x (N, L, d_model)\n" ..
+    "(the masks as nn.MultiheadAttention's: PyTorch's src_mask and src_key_padding_mask).")
 
 return A
