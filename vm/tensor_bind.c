@@ -934,6 +934,30 @@ static tn_tensor *apply_spec(lua_State *L, tn_tensor *t, int spec) {
     return cur;
 }
 
+
+/* A bool mask whose shape is t's leading dims (fewer dims than t) selects
+ * whole rows, as PyTorch's x[mask]: returns how many dims it covers, or 0
+ * when the mask is used elementwise (same shape, or broadcast). */
+static int mask_lead_dims(const tn_tensor *t, const tn_tensor *m) {
+    if (m->ndim == 0 || m->ndim >= t->ndim) return 0;
+    for (int d = 0; d < m->ndim; d++)
+        if (m->shape[d] != t->shape[d]) return 0;
+    return m->ndim;
+}
+
+/* The mask viewed as (mask dims..., 1, ..., 1) to broadcast over t's rest. */
+static tn_tensor *mask_with_trailing_ones(const tn_tensor *t, tn_tensor *m) {
+    int64_t sh[TN_MAX_DIMS];
+    for (int d = 0; d < t->ndim; d++) sh[d] = d < m->ndim ? m->shape[d] : 1;
+    return tn_reshape(m, t->ndim, sh);
+}
+
+static int64_t count_true_flat(const tn_tensor *m) {
+    int64_t n = 0;
+    for (int64_t i = 0; i < m->numel; i++) n += tn_get_flat(m, i) != 0;
+    return n;
+}
+
 static int tensor_index(lua_State *L) {
     tn_tensor *t = vm_check_tensor(L, 1);
     switch (lua_type(L, 2)) {
@@ -991,7 +1015,25 @@ static int tensor_index(lua_State *L) {
             vm_push_tensor(L, r);
             return 1;
         }
-        vm_push_tensor(L, tn_masked_select(t, m));
+        int lead = mask_lead_dims(t, m);
+        if (lead == 0) {
+            vm_push_tensor(L, tn_masked_select(t, m));
+            return 1;
+        }
+        /* rows of the leading dims: (count, t.shape[lead..]) */
+        tn_tensor *mv = mask_with_trailing_ones(t, m);
+        tn_tensor *flat = mv ? tn_masked_select(t, mv) : NULL;
+        tn_release(mv);
+        if (!flat) return vm_error(L, "index");
+        int64_t sh[TN_MAX_DIMS];
+        sh[0] = -1;
+        for (int d = lead; d < t->ndim; d++) sh[1 + d - lead] = t->shape[d];
+        int64_t inner = 1;
+        for (int d = lead; d < t->ndim; d++) inner *= t->shape[d];
+        if (inner == 0) sh[0] = count_true_flat(m);  /* -1 cannot be inferred from 0 elements */
+        tn_tensor *r = tn_reshape(flat, 1 + t->ndim - lead, sh);
+        tn_release(flat);
+        vm_push_tensor(L, r);
         return 1;
     }
     default: lua_pushnil(L); return 1;
@@ -1061,7 +1103,9 @@ static int tensor_newindex(lua_State *L) {
         tn_tensor *m = vm_check_tensor(L, 2);
         if (m->dtype != TN_BOOL) return luaL_error(L, "index assignment: a tensor key must be a bool mask");
         tn_tensor *src = vm_to_tensor(L, 3, "index assignment");
-        int rc = tn_masked_assign_(t, m, src);
+        tn_tensor *mv = mask_lead_dims(t, m) > 0 ? mask_with_trailing_ones(t, m) : tn_retain(m);
+        int rc = mv ? tn_masked_assign_(t, mv, src) : -1;
+        tn_release(mv);
         tn_release(src);
         if (rc < 0) return vm_error(L, "index assignment");
         return 0;

@@ -166,6 +166,29 @@ T.test("index assignment", function()
   T.eq(t[{2, 1}]:item(), 5)
 end)
 
+T.test("a mask over the leading dims selects and assigns whole rows (PyTorch's x[mask])", function()
+  local t = ember.arange(12):view(3, 2, 2)
+  local rows = ember.tensor{true, false, true}
+  local picked = t[rows]
+  T.same(picked.shape, {2, 2, 2})
+  T.same(picked:totable(), {{{0, 1}, {2, 3}}, {{8, 9}, {10, 11}}})
+  local two = ember.tensor{{true, false}, {false, false}, {false, true}}
+  T.same(t[two]:totable(), {{0, 1}, {10, 11}})
+  T.same(t[ember.zeros(3, {dtype = "bool"})].shape, {0, 2, 2})
+  -- assignment: a number, or one value row per selected row
+  local u = ember.zeros(3, 2)
+  u[rows] = 5
+  T.same(u:totable(), {{5, 5}, {0, 0}, {5, 5}})
+  u[rows] = ember.tensor{{1.0, 2.0}, {3.0, 4.0}}
+  T.same(u:totable(), {{1, 2}, {0, 0}, {3, 4}})
+  -- the gradient flows back to the selected rows only
+  local x = ember.randn(3, 2, {requires_grad = true})
+  x[rows]:sum():backward()
+  T.same(x.grad:totable(), {{1, 1}, {0, 0}, {1, 1}})
+  -- a mask that is neither t's leading dims nor broadcastable is an error
+  T.raises(function() return t[ember.tensor{true, false, true, true}] end, "masked_select")
+end)
+
 T.test("views share storage", function()
   local t = ember.zeros(2, 3)
   local v = t:view(6)
