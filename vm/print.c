@@ -2,12 +2,13 @@
  * print.c: tostring(t) and ember.set_printoptions.
  *
  * The layout follows PyTorch's, which users already read fluently:
- *   tensor([[ 1.0000,  2.0000],
+ *   tensor([[ 1.5000,  2.0000],
  *           [ 3.0000,  4.0000]], dtype=float32, shape=[2, 2], requires_grad=true)
  * Tensors with more than `threshold` elements are summarized: each dim
  * shows `edgeitems` entries at each end with "..." between (printing a big
  * tensor in full was a Torch7 pain).  Floats get `precision` decimals, or
- * scientific notation when the magnitudes need it; all entries share one
+ * scientific notation when the magnitudes need it, or none ("1.") when
+ * every value is integral, as PyTorch prints them; all entries share one
  * width so columns line up.  Rows longer than `linewidth` wrap.
  */
 #include "vm/lt.h"
@@ -55,6 +56,7 @@ typedef struct {
     tn_tensor *t;
     bool summarize;
     bool sci;        /* scientific notation for floats */
+    bool intmode;    /* every float is integral: "1." as PyTorch prints it */
     int width;       /* of every entry */
     int indent;      /* columns before the outermost '[' content */
     luaL_Buffer *b;
@@ -77,6 +79,7 @@ static int format_value(const pctx *c, const tn_tensor *t, int64_t off, char *bu
         double v = tn_load(t->dtype, p, off);
         if (isnan(v)) return snprintf(buf, n, "nan");
         if (isinf(v)) return snprintf(buf, n, v > 0 ? "inf" : "-inf");
+        if (c->intmode) return snprintf(buf, n, "%.0f.", v);
         return snprintf(buf, n, c->sci ? "%.*e" : "%.*f", opts.precision, v);
     }
     }
@@ -168,7 +171,7 @@ static void emit(pctx *c, int dim, int64_t *idx) {
 void lt_tensor_tostring(lua_State *L, tn_tensor *t) {
     luaL_Buffer b;
     luaL_buffinit(L, &b);
-    pctx c = {t, t->numel > opts.threshold, false, 1, 7, &b};
+    pctx c = {t, t->numel > opts.threshold, false, false, 1, 7, &b};
     int64_t idx[TN_MAX_DIMS] = {0};
     luaL_addstring(&b, "tensor(");
     if (tn_dtype_is_float(t->dtype) && t->numel > 0) {
@@ -176,7 +179,12 @@ void lt_tensor_tostring(lua_State *L, tn_tensor *t) {
         g_minabs = INFINITY;
         g_nonint = false;
         visit(&c, 0, idx, scan_fn);
-        c.sci = g_maxabs >= 1e8 || (g_nonint && g_minabs < 1e-4 && g_maxabs > 0);
+        /* PyTorch's choice: scientific for huge values, or for fractions
+         * spanning tiny values or more than 3 decades; integral values
+         * otherwise print without decimals */
+        c.sci = g_maxabs >= 1e8 ||
+                (g_nonint && g_maxabs > 0 && (g_minabs < 1e-4 || g_maxabs / g_minabs > 1000));
+        c.intmode = !g_nonint && !c.sci;
     }
     if (t->numel > 0) visit(&c, 0, idx, width_fn);
     if (t->ndim == 0) put_value(&c, 0);

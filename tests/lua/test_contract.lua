@@ -350,6 +350,11 @@ T.test("tostring: dtype, shape, grad state, 4 decimals, summarization", function
   for _, piece in ipairs{"1.0000", "2.5000", "-3.2500", "float32", "[2, 2]"} do
     T.ok(s:find(piece, 1, true), "missing " .. piece .. " in " .. s)
   end
+  -- integral floats print without decimals, as PyTorch's "1."; fractions
+  -- spanning more than 3 decades switch to scientific notation
+  T.ok(tostring(ember.ones(2)):find("[1., 1.]", 1, true), tostring(ember.ones(2)))
+  T.ok(tostring(ember.tensor{0.5, 1000.5}):find("1.0005e+03", 1, true))
+  T.ok(tostring(ember.tensor{1.0, 0 / 0}):find(" 1., nan", 1, true), tostring(ember.tensor{1.0, 0 / 0}))
   T.ok(tostring(ember.tensor{1, 2}):find("int64", 1, true))
   T.ok(tostring(ember.tensor{true}):find("true", 1, true))
   local g = ember.ones(2):requires_grad_()

@@ -192,7 +192,7 @@ bad("t[{...}] zero step", function() return ember.zeros(2, 3)[{{1, 2, 0}}] end, 
 bad("t[{...}] a string", function() return ember.ones(4)[{"a"}] end, {"index", "string"})
 bad("t[i] = v out of range", function() local t = ember.zeros(2); t[3] = 1 end, {"index assignment", "index 3", "size 2"})
 bad("item of a 0-dim index", function() return ember.tensor(1)[1] end, {"index", "0-dim"})
-bad("mask of another shape", function() return ember.ones(2, 3)[ember.tensor{true, false}] end, {"[2, 3]", "[2]"})
+bad("mask of another shape", function() return ember.ones(2, 4)[ember.tensor{true, false, true}] end, {"[2, 4]", "[3]"})
 bad("narrow past the end", function() return ember.arange(5):narrow(1, 4, 3) end, {"narrow", "start 4", "length 3", "size 5"})
 bad("select out of range", function() return ember.arange(5):select(1, 6) end, {"select", "index 6", "size 5"})
 bad("gather: index out of range", function() return ember.ones(2, 3):gather(2, ember.tensor{{4}, {1}}) end,
@@ -226,7 +226,7 @@ T.test("the process is healthy after every bad call", function()
   local a = ember.arange(12):float():view(3, 4)
   T.same(a:sum(1):totable(), {12, 15, 18, 21})
   T.eq((a:matmul(a:t()))[1][1], 14)
-  T.ok(tostring(a):find("11.0000", 1, true))
+  T.ok(tostring(a):find("11.", 1, true))
 end)
 
 T.done()
