@@ -353,7 +353,10 @@ T.test("5,000 forward+backward steps of a 784-256-10 MLP keep RSS flat", functio
   end
   local rss_end = rss_kb()
   if rss100 and rss_end then
-    T.ok(rss_end < rss100 * 1.10, string.format("RSS grew from %d KB to %d KB", rss100, rss_end))
+    -- 10% plus 8 MB: on a loaded machine the thread pool's per-thread free
+    -- lists settle a few MB higher (seen: +3 MB); a leak of one activation
+    -- per step would be +600 MB
+    T.ok(rss_end < rss100 * 1.10 + 8192, string.format("RSS grew from %d KB to %d KB", rss100, rss_end))
   end
 end)
 
