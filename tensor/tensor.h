@@ -194,6 +194,40 @@ tn_tensor *tn_add_scalar(tn_tensor *a, double v);
 tn_tensor *tn_mul_scalar(tn_tensor *a, double v);
 tn_tensor *tn_pow_scalar(tn_tensor *a, double v);
 
+/* ---------- more elementwise math (elementwise_math.c) ---------- */
+/* Float functions of integer or bool inputs compute in float32, as PyTorch. */
+typedef enum {
+    TN_M_LOG2, TN_M_LOG10, TN_M_EXPM1, TN_M_EXP2, TN_M_ERF, TN_M_ERFC, TN_M_ERFINV,
+    TN_M_SINH, TN_M_COSH, TN_M_ASIN, TN_M_ACOS, TN_M_ATAN, TN_M_ASINH, TN_M_ACOSH,
+    TN_M_ATANH, TN_M_TRUNC, TN_M_FRAC, TN_M_SQUARE, TN_M_SINC, TN_M_DEG2RAD,
+    TN_M_RAD2DEG,
+    /* predicates: bool results, no gradient */
+    TN_M_ISINF, TN_M_ISFINITE, TN_M_ISPOSINF, TN_M_ISNEGINF, TN_M_COUNT
+} tn_math_unary_kind;
+
+typedef enum {
+    TN_MB_ATAN2, TN_MB_HYPOT, TN_MB_FMOD, TN_MB_FLOOR_DIVIDE, TN_MB_LOGICAL_XOR,
+    TN_MB_COPYSIGN, TN_MB_XLOGY, TN_MB_COUNT
+} tn_math_binary_kind;
+
+const char *tn_math_unary_name(tn_math_unary_kind k);
+const char *tn_math_binary_name(tn_math_binary_kind k);
+tn_tensor *tn_math_unary(tn_math_unary_kind k, tn_tensor *a);
+int tn_math_unary_(tn_math_unary_kind k, tn_tensor *a);
+/* Broadcasting, PyTorch promotion (fmod keeps C's sign rule: the sign of a;
+ * floor_divide rounds toward -inf; integer division by zero is an error). */
+tn_tensor *tn_math_binary(tn_math_binary_kind k, tn_tensor *a, tn_tensor *b);
+int tn_math_binary_(tn_math_binary_kind k, tn_tensor *a, tn_tensor *b);
+/* log(x / (1 - x)), x first clamped to [eps, 1 - eps] when eps >= 0. */
+tn_tensor *tn_logit(tn_tensor *a, double eps);
+int tn_logit_(tn_tensor *a, double eps);
+/* NaN -> nan, +inf -> posinf, -inf -> neginf; NULL posinf/neginf: the
+ * dtype's largest / lowest finite value.  Integer tensors are copied. */
+tn_tensor *tn_nan_to_num(tn_tensor *a, double nan, const double *posinf, const double *neginf);
+int tn_nan_to_num_(tn_tensor *a, double nan, const double *posinf, const double *neginf);
+/* a + w * (b - a); a, b (and a tensor w) float of one dtype, broadcasting. */
+tn_tensor *tn_lerp(tn_tensor *a, tn_tensor *b, tn_tensor *w);
+
 /* ---------- reductions ---------- */
 /* dims: a list of 0-based dims (ndims == 0 means all dims). */
 typedef enum {

@@ -46,6 +46,7 @@ double lt_opt_number(lua_State *L, int idx, const char *name, double def);
 
 /* ops_bind.c: math, reductions, linear algebra, autograd functions */
 void lt_open_ops(lua_State *L, int methods, int module);
+void lt_open_math(lua_State *L, int methods, int module);  /* math_bind.c */
 /* format_bind.c and others register themselves the same way */
 void lt_open_formats(lua_State *L, int module);
 void lt_open_nn(lua_State *L, int module);   /* nn_bind.c */

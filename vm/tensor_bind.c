@@ -1239,6 +1239,7 @@ int vm_open_tensor(lua_State *L) {
         lua_setfield(L, module, r->name);
     }
     lt_open_ops(L, methods, module);
+    lt_open_math(L, methods, module);
     lt_open_formats(L, module);
     lt_open_nn(L, module);
     lt_open_bench(L, module);

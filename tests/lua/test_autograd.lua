@@ -216,6 +216,40 @@ local checks = {
     check(function(a, b) return a:outer(b) end, {leaf({3}), leaf({2})})
   end,
 }
+-- elementwise_math.c: domains keep away from poles and jumps
+for name, fn in pairs{
+  log2 = unary("log2", 0.2, 2), log10 = unary("log10", 0.2, 2), expm1 = unary("expm1"),
+  exp2 = unary("exp2"), erf = unary("erf", -2, 2), erfc = unary("erfc", -2, 2),
+  erfinv = unary("erfinv", -0.8, 0.8), sinh = unary("sinh"), cosh = unary("cosh"),
+  asin = unary("asin", -0.8, 0.8), acos = unary("acos", -0.8, 0.8), atan = unary("atan", -3, 3),
+  asinh = unary("asinh", -3, 3), acosh = unary("acosh", 1.2, 3), atanh = unary("atanh", -0.8, 0.8),
+  trunc = unary("trunc", -0.9, 0.9), frac = unary("frac", 0.1, 0.9), square = unary("square"),
+  sinc = unary("sinc", -2, 2), deg2rad = unary("deg2rad"), rad2deg = unary("rad2deg"),
+  atan2 = binary("atan2", 0.2, 2), hypot = binary("hypot", 0.2, 2), xlogy = binary("xlogy", 0.2, 2),
+  fmod = function()
+    -- a / b in (2, 2.9): fmod(a, b) = a - 2b, smooth in both
+    check(function(a, b) return a:fmod(b) end, {leaf({3, 4}, 2.1, 2.9), leaf({3, 4}, 1, 1.04)})
+    check(function(a, b) return a:fmod(b) end, {leaf({3, 1}, -2.9, -2.1), leaf({4}, 1, 1.04)})
+    check(function(a) return a:fmod(1.5) end, {leaf({3, 4}, 0.1, 1.4)})
+  end,
+  copysign = function()
+    check(function(a, b) return a:copysign(b) end, {leaf({3, 4}, 0.2, 2), leaf({3, 4}, 0.2, 1)})
+    check(function(a, b) return a:copysign(b) end, {leaf({3, 1}, -2, -0.2), leaf({4}, 0.2, 1)})
+    check(function(a) return ember.copysign(a, -1) end, {leaf({3, 4}, 0.2, 2)})
+  end,
+  logit = function()
+    check(function(x) return x:logit() end, {leaf({3, 4}, 0.2, 0.8)})
+    check(function(x) return x:logit(0.1) end, {leaf({3, 4}, 0.2, 0.8)})
+    check(function(x) return x:t():logit() end, {leaf({4, 3}, 0.2, 0.8)})
+  end,
+  nan_to_num = unary("nan_to_num"),
+  lerp = function()
+    check(function(a, b, w) return a:lerp(b, w) end, {leaf({3, 4}), leaf({3, 4}), leaf({3, 4})})
+    check(function(a, b, w) return a:lerp(b, w) end, {leaf({3, 1}), leaf({4}), leaf({1, 4})})  -- broadcast
+    check(function(a, b) return a:lerp(b, 0.3) end, {leaf({3, 4}), leaf({3, 4})})
+    check(function(a, b) return a:t():lerp(b, 0.8) end, {leaf({4, 3}), leaf({3, 4})})
+  end,
+} do checks[name] = fn end
 
 -- nn/ kernels (their own op table: ember.nn_op_names())
 local function f64(shape, lo, hi) return leaf(shape, lo, hi) end
