@@ -38,7 +38,8 @@ typedef void (*kernel_fn)(void *ctx, int64_t n, char **p, const int64_t *s);
  * [sqrt(1/2), sqrt(2)), ln(m) from Cephes' logf polynomial in f = m - 1.
  * Subnormal inputs are scaled by 2^25 first.  Special values are the
  * caller's business. */
-NO_TRAP static inline float ln_mantissa_f32(float x, float *e_out) {
+#define VINLINE __attribute__((always_inline)) /* big, but must inline to vectorise */
+NO_TRAP VINLINE static inline float ln_mantissa_f32(float x, float *e_out) {
     int sub = x < 1.17549435e-38f;
     float xs = sub ? x * 33554432.0f : x;
     int32_t bits;
@@ -67,7 +68,7 @@ NO_TRAP static inline float ln_mantissa_f32(float x, float *e_out) {
 /* log2 for float32 lanes: the exponent exactly plus ln(m) * log2(e), with
  * log2(e) split as 1 + 0.4427 so the product keeps its low bits; within 2
  * ulp (powers of two are exact). */
-NO_TRAP static inline float log2f_v(float x) {
+NO_TRAP VINLINE static inline float log2f_v(float x) {
     float e, l = ln_mantissa_f32(x, &e);
     float r = e + (l * 0.44269504088896341f + l);
     r = x == 0 ? -INFINITY : r;
@@ -80,7 +81,7 @@ NO_TRAP static inline float log2f_v(float x) {
  * (truncation below 3e-10 relative: no cancellation near 0), e^x - 1
  * through the vectorised exp elsewhere (|e^x - 1| >= 0.39 there, so the
  * subtraction loses nothing). */
-NO_TRAP static inline float expm1f_v(float x) {
+NO_TRAP VINLINE static inline float expm1f_v(float x) {
     float p = 1.0f / 362880;
     p = p * x + 1.0f / 40320;
     p = p * x + 1.0f / 5040;
@@ -99,7 +100,7 @@ NO_TRAP static inline float expm1f_v(float x) {
  * (relative truncation below 2e-8), and 1 - erfc(|x|) beyond, with erfc
  * from Numerical Recipes' Chebyshev fit (relative error below 1.2e-7), so
  * results are within about 2 ulp everywhere and exact for tiny x. */
-NO_TRAP static inline float erff_v(float x) {
+NO_TRAP VINLINE static inline float erff_v(float x) {
     float a = fabsf(x), z = x * x;
     float p = -1.492565035840625e-05f;
     p = p * z + 1.2055332981789664e-04f;
@@ -395,6 +396,10 @@ int tn_math_unary_(tn_math_unary_kind k, tn_tensor *a) {
         tn_error("math_unary: bad op %d", (int)k);
         return -1;
     }
+    if (mu_is_predicate(k)) {
+        tn_error("%s_: predicates have no in-place form", mu_names[k]);
+        return -1;
+    }
     if (tn_inplace_check(a, mu_names[k]) < 0) return -1;
     tn_dtype kt, ot;
     if (mu_dtypes(k, a->dtype, &kt, &ot) < 0) return -1;
@@ -634,7 +639,11 @@ tn_tensor *tn_math_binary(tn_math_binary_kind k, tn_tensor *a, tn_tensor *b) {
     bool rec = mb_differentiable(k) && tn_grad_needed2(a, b);
     tn_tensor *ca = NULL, *cb = NULL;
     tn_tensor *out = mb_forward(k, a, b, rec ? &ca : NULL, rec ? &cb : NULL);
-    if (!out || !rec) return out;
+    if (!out || !rec || !tn_dtype_is_float(out->dtype)) {
+        tn_release(ca);
+        tn_release(cb);
+        return out;
+    }
     tn_node *n = tn_record(mb_ops[k], out, 2, (tn_tensor *[]){a, b});
     if (n) {
         n->iarg[0] = k;
