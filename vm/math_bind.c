@@ -177,12 +177,74 @@ static int l_nan_to_num_(lua_State *L) {
 static double bound_arg(lua_State *L, int idx, const char *op) {
     if (lua_isnoneornil(L, idx)) return NAN;
     if (!lua_isnumber(L, idx))
-        luaL_error(L, "%s: bound must be a number or nil, got %s", op, luaL_typename(L, idx));
+        luaL_error(L, "%s: bound must be a number, a tensor or nil, got %s", op, luaL_typename(L, idx));
     return lua_tonumber(L, idx);
+}
+
+/* Tensor bounds, PyTorch's semantics: where(x < lo, lo, x), then
+ * where(x > hi, hi, x) (nan bounds taken), broadcasting and promoting like a binary op; the
+ * gradient goes to x where it is within the bounds and to the bound where
+ * that bound was taken.  The composition records itself through where. */
+static tn_tensor *clamp_tensor(tn_tensor *t, tn_tensor *lo, tn_tensor *hi, const char *op) {
+    tn_tensor *r = tn_retain(t);
+    for (int side = 0; side < 2 && r; side++) {
+        tn_tensor *b = side == 0 ? lo : hi;
+        if (!b) continue;
+        int64_t shape[TN_MAX_DIMS];  /* checked here so the message names op */
+        if (tn_broadcast_shapes(r->shape, r->ndim, b->shape, b->ndim, shape, op) < 0) {
+            tn_release(r);
+            return NULL;
+        }
+        /* the bound is taken where x is beyond it or where it is nan (nan
+         * propagates from either side, as PyTorch) */
+        tn_tensor *out = tn_binary(side == 0 ? TN_B_LT : TN_B_GT, r, b);
+        tn_tensor *bn = out ? tn_unary(TN_U_ISNAN, b) : NULL;
+        tn_tensor *take = bn ? tn_binary(TN_B_OR, out, bn) : NULL;
+        tn_tensor *w = take ? tn_where(take, b, r) : NULL;
+        tn_release(out);
+        tn_release(bn);
+        tn_release(take);
+        tn_release(r);
+        r = w;
+    }
+    return r;
+}
+
+static int clamp_call_tensor(lua_State *L, const char *op, int lo_arg, int hi_arg, bool inplace) {
+    tn_tensor *t = vm_check_tensor(L, 1);
+    if (lo_arg) vm_prepare_args(L, lo_arg, lo_arg, op);
+    if (hi_arg) vm_prepare_args(L, hi_arg, hi_arg, op);
+    tn_tensor *lo = lo_arg && !lua_isnoneornil(L, lo_arg) ? vm_to_tensor(L, lo_arg, op) : NULL;
+    tn_tensor *hi = hi_arg && !lua_isnoneornil(L, hi_arg) ? vm_to_tensor(L, hi_arg, op) : NULL;
+    tn_tensor *r = clamp_tensor(t, lo, hi, op);
+    tn_release(lo);
+    tn_release(hi);
+    if (!r) return vm_error(L, op);
+    if (!inplace) {
+        vm_push_tensor(L, r);
+        return 1;
+    }
+    char s1[128], s2[128];
+    int rc = -1;
+    if (tn_promote(r->dtype, t->dtype) != t->dtype)
+        tn_error("%s: result type %s can't be cast to the tensor's dtype %s", op,
+                 tn_dtype_name(r->dtype), tn_dtype_name(t->dtype));
+    else if (!tn_same_shape(r, t))
+        tn_error("%s: the bounds broadcast the tensor's shape %s to %s", op,
+                 tn_shape_str(t->shape, t->ndim, s1, sizeof s1), tn_shape_str(r->shape, r->ndim, s2, sizeof s2));
+    else
+        rc = tn_copy_(t, r);  /* t takes over r's history */
+    tn_release(r);
+    if (rc < 0) return vm_error(L, op);
+    lua_settop(L, 1);
+    return 1;
 }
 
 static int clamp_call(lua_State *L, const char *op, int lo_arg, int hi_arg, bool inplace) {
     tn_tensor *t = vm_check_tensor(L, 1);
+    if ((lo_arg && lua_type(L, lo_arg) == LUA_TUSERDATA && vm_test_tensor(L, lo_arg)) ||
+        (hi_arg && lua_type(L, hi_arg) == LUA_TUSERDATA && vm_test_tensor(L, hi_arg)))
+        return clamp_call_tensor(L, op, lo_arg, hi_arg, inplace);
     if (lo_arg && hi_arg == 0 && lua_isnoneornil(L, lo_arg))
         return luaL_error(L, "%s: expected a number bound", op);
     if (hi_arg && lo_arg == 0 && lua_isnoneornil(L, hi_arg))
@@ -238,11 +300,11 @@ static const lt_reg math_fns[] = {
     {"logit_", l_logit_, "t:logit_([eps]): logit in place."},
     {"nan_to_num", l_nan_to_num, "t:nan_to_num([{nan=0, posinf=, neginf=}]): nan, +inf and -inf replaced (default: 0 and the dtype's largest and lowest finite values); also nan_to_num(nan, posinf, neginf)."},
     {"nan_to_num_", l_nan_to_num_, "t:nan_to_num_([{nan=0, posinf=, neginf=}]): nan_to_num in place."},
-    {"clamp_min", l_clamp_min, "t:clamp_min(min): elementwise max(x, min) (nan stays nan)."},
-    {"clamp_max", l_clamp_max, "t:clamp_max(max): elementwise min(x, max) (nan stays nan)."},
+    {"clamp_min", l_clamp_min, "t:clamp_min(min): elementwise max(x, min) (nan stays nan); min a number or a tensor (broadcasting)."},
+    {"clamp_max", l_clamp_max, "t:clamp_max(max): elementwise min(x, max) (nan stays nan); max a number or a tensor (broadcasting)."},
     {"clamp_min_", l_clamp_min_, "t:clamp_min_(min): clamp_min in place."},
     {"clamp_max_", l_clamp_max_, "t:clamp_max_(max): clamp_max in place."},
-    {"clip", l_clip, "t:clip(min, max): alias of clamp: limits values to [min, max]; nil leaves a side open."},
+    {"clip", l_clip, "t:clip(min, max): alias of clamp: limits values to [min, max]; nil leaves a side open; bounds may be tensors."},
     {"clip_", l_clip_, "t:clip_(min, max): alias of clamp_: clamp in place."},
     {"lerp", l_lerp, "a:lerp(b, w) or ember.lerp(a, b, w): a + w * (b - a), w a number or tensor (broadcasting)."},
     {NULL, NULL, NULL}};

@@ -282,8 +282,41 @@ T.test("clamp_min, clamp_max and clip", function()
   T.same(i:clamp_min(2.5):totable(), {2.5, 5})
   T.raises(function() return i:clamp_min_(2.5) end, "clamp_min_: result type float32 can't be cast to the tensor's dtype int64")
   T.raises(function() return x:clamp_min() end, "clamp_min: expected a number bound")
-  T.raises(function() return x:clamp_max({}) end, "clamp_max: bound must be a number or nil, got table")
+  T.raises(function() return x:clamp_max(true) end, "clamp_max: bound must be a number, a tensor or nil, got boolean")
   T.raises(function() return x:clip() end, "clip: at least one of min and max must be given")
+end)
+
+T.test("clamp_min, clamp_max and clip with tensor bounds (PyTorch 1.13's values and gradients)", function()
+  local x = ember.tensor{1.0, nan, 2.0}
+  close(ember.clamp_min(x, ember.tensor{nan, 0.0, 2.0}):totable(), {nan, nan, 2}, 0, "nan bounds propagate")
+  close(x:clip(ember.tensor{nan, 0.0, 2.0}, ember.tensor{0.5, 0.5, 0.5}):totable(), {nan, nan, 0.5}, 0, "clip")
+  local r = ember.tensor{{1.0}, {5.0}}:clip(ember.tensor{2.0, 0.0}, ember.tensor{3.0})
+  T.same(r.shape, {2, 2})
+  T.same(r:totable(), {{2, 1}, {3, 3}})
+  -- ties keep the gradient on x, as PyTorch
+  local a, m = ember.tensor{1.0, 2.0, 3.0}:requires_grad_(), ember.tensor{1.0, 1.0, 4.0}:requires_grad_()
+  a:clamp_min(m):sum():backward()
+  T.same(a.grad:totable(), {1, 1, 0})
+  T.same(m.grad:totable(), {0, 0, 1})
+  a.grad, m.grad = nil, nil
+  a:clamp_max(m):sum():backward()
+  T.same(a.grad:totable(), {1, 0, 1})
+  T.same(m.grad:totable(), {0, 1, 0})
+  local ok, msg = ember.gradcheck(function(p, lo, hi) return p:clip(lo, hi) end,
+    {ember.tensor({{-1.5, 0.3, 2.2}, {0.7, -0.2, 1.9}}, "float64"):requires_grad_(),
+     ember.tensor({-1.0, 0.0, 0.5}, "float64"):requires_grad_(),
+     ember.tensor({{1.0}, {0.5}}, "float64"):requires_grad_()})
+  T.ok(ok, msg)
+  -- promotion and in place
+  T.eq(ember.tensor{1, 5}:clamp_min(ember.tensor{2.5}).dtype, "float32")
+  local w = ember.tensor{1.0, 5.0}
+  T.ok(rawequal(w:clamp_max_(ember.tensor{2.0, 3.0}), w))
+  T.same(w:totable(), {1, 3})
+  T.raises(function() return ember.tensor{1, 5}:clamp_min_(ember.tensor{2.5}) end,
+           "clamp_min_: result type float32 can't be cast to the tensor's dtype int64")
+  T.raises(function() return w:clamp_max_(ember.ones(2, 2)) end,
+           "clamp_max_: the bounds broadcast the tensor's shape [2] to [2, 2]")
+  T.raises(function() return w:clamp_max(ember.ones(3)) end, "clamp_max: shapes [2] and [3] cannot be broadcast")
 end)
 
 T.test("broadcasting, numbers on either side, non-contiguous inputs", function()
@@ -386,7 +419,7 @@ T.test("gradients at PyTorch's special points", function()
   close(y.grad:totable(), {1, 4}, 0, "square_ grad")
 end)
 
-T.test("float32 kernels (log2, expm1, erf) stay within a few ulp of float64", function()
+T.test("float32 kernels (log2, expm1, erf, erfc) stay within a few ulp of float64", function()
   local function maxrel(name, x)
     local got = x:float()[name](x:float()):double()
     local ref = x:float():double()[name](x:float():double())
@@ -402,6 +435,8 @@ T.test("float32 kernels (log2, expm1, erf) stay within a few ulp of float64", fu
   T.ok(maxrel("expm1", ember.linspace(-30, 88, n, {dtype = "float64"})) < 3e-7, "expm1 wide")
   T.ok(maxrel("erf", ember.linspace(-6, 6, n, {dtype = "float64"})) < 3e-7, "erf")
   T.ok(maxrel("erf", ember.linspace(-1e-3, 1e-3, n, {dtype = "float64"})) < 3e-7, "erf tiny")
+  T.ok(maxrel("erfc", ember.linspace(-5, 10.1, n, {dtype = "float64"})) < 6e-7, "erfc, into the far tail")
+  T.ok(maxrel("erfc", ember.linspace(-0.7, 0.7, n, {dtype = "float64"})) < 3e-7, "erfc near 0")
   -- powers of two are exact
   T.same(ember.tensor{0.125, 1, 1024, 2 ^ -130}:log2():totable(), {-3, 0, 10, -130})
 end)
