@@ -455,59 +455,79 @@ int tn_math_unary_(tn_math_unary_kind k, tn_tensor *a) {
     return 0;
 }
 
-/* ---- fused unary backward: gin = g * f'(x), computed in double ---- */
+/* ---- fused unary backward: gin = g * f'(x) in one pass ---- */
 
 typedef struct { tn_math_unary_kind k; } mu_grad_ctx;
 
-/* f'(x) of op k; y is the forward output (only for mu_saves_output ops). */
-static inline double mu_deriv(tn_math_unary_kind k, double x, double y) {
-    switch (k) {
-    case TN_M_LOG2: return 1.0 / (x * LN2_D);
-    case TN_M_LOG10: return 1.0 / (x * LN10_D);
-    case TN_M_EXPM1: return y + 1.0;
-    case TN_M_EXP2: return y * LN2_D;
-    case TN_M_ERF: return TWO_OVER_SQRTPI * exp(-x * x);
-    case TN_M_ERFC: return -TWO_OVER_SQRTPI * exp(-x * x);
-    case TN_M_ERFINV: return exp(y * y) / TWO_OVER_SQRTPI;
-    case TN_M_SINH: return cosh(x);
-    case TN_M_COSH: return sinh(x);
-    case TN_M_ASIN: return 1.0 / sqrt(1.0 - x * x);
-    case TN_M_ACOS: return -1.0 / sqrt(1.0 - x * x);
-    case TN_M_ATAN: return 1.0 / (1.0 + x * x);
-    case TN_M_ASINH: return 1.0 / sqrt(x * x + 1.0);
-    case TN_M_ACOSH: return 1.0 / sqrt(x * x - 1.0);
-    case TN_M_ATANH: return 1.0 / (1.0 - x * x);
-    case TN_M_FRAC: return 1.0;
-    case TN_M_SQUARE: return 2.0 * x;
-    case TN_M_SINC: {
-        if (x == 0) return 0.0;
-        double px = PI_D * x;
-        return (px * cos(px) - sin(px)) / (px * x);
+/* f'(x) of op k in type T; y is the forward output (for mu_saves_output
+ * ops).  Inlined with k constant, so each op's loop below is straight-line
+ * code; float32 takes the vectorised exp. */
+#define DEF_MU_DERIV(sfx, T, EXP, SQRT, SINH, COSH, SIN, COS)                     \
+    NO_TRAP VINLINE static inline T mu_deriv_##sfx(tn_math_unary_kind k, T x, T y) { \
+        switch (k) {                                                              \
+        case TN_M_LOG2: return (T)1 / (x * (T)LN2_D);                             \
+        case TN_M_LOG10: return (T)1 / (x * (T)LN10_D);                           \
+        case TN_M_EXPM1: return y + (T)1;                                         \
+        case TN_M_EXP2: return y * (T)LN2_D;                                      \
+        case TN_M_ERF: return (T)TWO_OVER_SQRTPI * EXP(-x * x);                   \
+        case TN_M_ERFC: return -(T)TWO_OVER_SQRTPI * EXP(-x * x);                 \
+        case TN_M_ERFINV: return EXP(y * y) / (T)TWO_OVER_SQRTPI;                 \
+        case TN_M_SINH: return COSH(x);                                           \
+        case TN_M_COSH: return SINH(x);                                           \
+        case TN_M_ASIN: return (T)1 / SQRT((T)1 - x * x);                         \
+        case TN_M_ACOS: return (T)-1 / SQRT((T)1 - x * x);                        \
+        case TN_M_ATAN: return (T)1 / ((T)1 + x * x);                             \
+        case TN_M_ASINH: return (T)1 / SQRT(x * x + (T)1);                        \
+        case TN_M_ACOSH: return (T)1 / SQRT(x * x - (T)1);                        \
+        case TN_M_ATANH: return (T)1 / ((T)1 - x * x);                            \
+        case TN_M_FRAC: return (T)1;                                              \
+        case TN_M_SQUARE: return (T)2 * x;                                        \
+        case TN_M_SINC: {                                                         \
+            T px = (T)PI_D * x;                                                   \
+            return x == 0 ? (T)0 : (px * COS(px) - SIN(px)) / (px * x);           \
+        }                                                                         \
+        case TN_M_DEG2RAD: return (T)(PI_D / 180);                                \
+        case TN_M_RAD2DEG: return (T)(180 / PI_D);                                \
+        default: return (T)0;                                                     \
+        }                                                                         \
     }
-    case TN_M_DEG2RAD: return PI_D / 180;
-    case TN_M_RAD2DEG: return 180 / PI_D;
-    default: return 0.0;
-    }
-}
+DEF_MU_DERIV(f32, float, tn_exp_f32, sqrtf, sinhf, coshf, sinf, cosf)
+DEF_MU_DERIV(f64, double, exp, sqrt, sinh, cosh, sin, cos)
 
-#define MU_GRAD_LOOP(T)                                                           \
-    do {                                                                          \
+/* one loop per op (the switch outside), contiguous case first; trunc's
+ * gradient is exactly 0, even where g is inf or nan, as PyTorch's */
+#define MU_GRAD_CASE(sfx, T, K)                                                   \
+    case K:                                                                       \
+        if (s[0] == 1 && s[1] == 1 && s[2] == 1 && s[3] == 1) {                   \
+            for (int64_t i = 0; i < n; i++)                                       \
+                o[i] = K == TN_M_TRUNC ? (T)0 : gg[i] * mu_deriv_##sfx(K, xx[i], yy[i]); \
+        } else {                                                                  \
+            for (int64_t i = 0; i < n; i++)                                       \
+                o[i * s[0]] = K == TN_M_TRUNC ? (T)0                              \
+                    : gg[i * s[1]] * mu_deriv_##sfx(K, xx[i * s[2]], yy[i * s[3]]); \
+        }                                                                         \
+        break;
+#define DEF_MU_GRAD(sfx, T)                                                       \
+    TN_CLONES NO_TRAP static void mu_grad_##sfx(void *vctx, int64_t n, char **p, const int64_t *s) { \
         T *o = (T *)p[0];                                                         \
         const T *gg = (const T *)p[1], *xx = (const T *)p[2], *yy = (const T *)p[3]; \
-        for (int64_t i = 0; i < n; i++) {                                         \
-            double d = mu_deriv(k, (double)xx[i * s[2]], (double)yy[i * s[3]]);   \
-            /* trunc's gradient is exactly 0, even where g is inf */              \
-            o[i * s[0]] = k == TN_M_TRUNC ? (T)0 : (T)((double)gg[i * s[1]] * d); \
+        switch (((const mu_grad_ctx *)vctx)->k) {                                 \
+        MU_GRAD_CASE(sfx, T, TN_M_LOG2) MU_GRAD_CASE(sfx, T, TN_M_LOG10)          \
+        MU_GRAD_CASE(sfx, T, TN_M_EXPM1) MU_GRAD_CASE(sfx, T, TN_M_EXP2)          \
+        MU_GRAD_CASE(sfx, T, TN_M_ERF) MU_GRAD_CASE(sfx, T, TN_M_ERFC)            \
+        MU_GRAD_CASE(sfx, T, TN_M_ERFINV) MU_GRAD_CASE(sfx, T, TN_M_SINH)         \
+        MU_GRAD_CASE(sfx, T, TN_M_COSH) MU_GRAD_CASE(sfx, T, TN_M_ASIN)           \
+        MU_GRAD_CASE(sfx, T, TN_M_ACOS) MU_GRAD_CASE(sfx, T, TN_M_ATAN)           \
+        MU_GRAD_CASE(sfx, T, TN_M_ASINH) MU_GRAD_CASE(sfx, T, TN_M_ACOSH)         \
+        MU_GRAD_CASE(sfx, T, TN_M_ATANH) MU_GRAD_CASE(sfx, T, TN_M_TRUNC)         \
+        MU_GRAD_CASE(sfx, T, TN_M_FRAC) MU_GRAD_CASE(sfx, T, TN_M_SQUARE)         \
+        MU_GRAD_CASE(sfx, T, TN_M_SINC) MU_GRAD_CASE(sfx, T, TN_M_DEG2RAD)        \
+        MU_GRAD_CASE(sfx, T, TN_M_RAD2DEG)                                        \
+        default: break;                                                           \
         }                                                                         \
-    } while (0)
-static void mu_grad_f32(void *vctx, int64_t n, char **p, const int64_t *s) {
-    tn_math_unary_kind k = ((mu_grad_ctx *)vctx)->k;
-    MU_GRAD_LOOP(float);
-}
-static void mu_grad_f64(void *vctx, int64_t n, char **p, const int64_t *s) {
-    tn_math_unary_kind k = ((mu_grad_ctx *)vctx)->k;
-    MU_GRAD_LOOP(double);
-}
+    }
+DEF_MU_GRAD(f32, float)
+DEF_MU_GRAD(f64, double)
 
 /* Runs a fused gradient kernel over (gin, g, x, y): gin takes g's shape and
  * dtype; x and y are converted to g's dtype if they differ. */
