@@ -3,9 +3,11 @@
  * core set, with PyTorch's semantics and their backward rules:
  *
  *   unary   log2 log10 expm1 exp2 erf erfc erfinv sinh cosh asin acos atan
- *           asinh acosh atanh trunc frac square sinc deg2rad rad2deg,
- *           the predicates isinf isfinite isposinf isneginf, logit, nan_to_num
+ *           asinh acosh atanh trunc frac square sinc deg2rad rad2deg lgamma
+ *           digamma, the predicates isinf isfinite isposinf isneginf, logit,
+ *           nan_to_num
  *   binary  atan2 hypot fmod floor_divide logical_xor copysign xlogy
+ *           logaddexp logaddexp2
  *   ternary lerp
  *
  * Forward kernels follow elementwise.c's pattern: one typed loop per
@@ -212,6 +214,75 @@ static double erfinv_d(double y) {
     return copysign(r, y);
 }
 
+/* digamma (psi): the reflection psi(x) = psi(1 - x) - pi / tan(pi x) for
+ * x < 0 (tan of x's distance to the nearest integer, exact, so neither
+ * large |x| nor x near an integer loses accuracy), the
+ * recurrence psi(x) = psi(x + 1) - 1/x up to x >= 10, then the asymptotic
+ * series (Bernoulli numbers through B14; its error below 1e-16 there).
+ * PyTorch's conventions: psi(+-0) = -+inf, nan at the negative integers. */
+static double digamma_d(double x) {
+    if (x != x || x == INFINITY) return x;
+    if (x == 0) return copysign(INFINITY, -x);
+    if (x == -INFINITY || (x < 0 && x == floor(x))) return NAN;
+    double r = 0;
+    if (x < 0) {
+        r = -PI_D / tan(PI_D * (x - rint(x)));  /* x - rint(x) is exact, in [-1/2, 1/2] */
+        x = 1 - x;
+    }
+    for (; x < 10; x += 1) r -= 1 / x;
+    double z = 1 / (x * x);
+    double p = z * (1.0 / 12 - z * (1.0 / 120 - z * (1.0 / 252 - z * (1.0 / 240 - z * (1.0 / 132 -
+               z * (691.0 / 32760 - z / 12))))));
+    return r + log(x) - 0.5 / x - p;
+}
+
+/* trigamma (psi'), digamma's derivative: the reflection psi'(x) =
+ * pi^2 / sin^2(pi x) - psi'(1 - x), the recurrence psi'(x) = psi'(x + 1) +
+ * 1/x^2 up to x >= 10, then the asymptotic series; inf at the poles. */
+static double trigamma_d(double x) {
+    if (x != x) return x;
+    if (x == INFINITY) return 0;
+    if (x <= 0 && x == floor(x)) return INFINITY;
+    double r = 0, sign = 1;
+    if (x < 0) {
+        double s = sin(PI_D * (x - rint(x)));
+        r = PI_D * PI_D / (s * s);
+        sign = -1;
+        x = 1 - x;
+    }
+    double t = 0;
+    for (; x < 10; x += 1) t += 1 / (x * x);
+    double z = 1 / (x * x);
+    t += 1 / x + z / 2 + z / x * (1.0 / 6 - z * (1.0 / 30 - z * (1.0 / 42 - z * (1.0 / 30 - z * (5.0 / 66 -
+         z * (691.0 / 2730 - z * 7.0 / 6))))));
+    return r + sign * t;
+}
+static inline float digamma_f(float x) { return (float)digamma_d((double)x); }
+static inline float trigamma_f(float x) { return (float)trigamma_d((double)x); }
+/* the reentrant forms: lgamma() writes the global signgam, a data race
+ * when the threads of tn_parallel_for run it */
+static inline double lgamma_d(double x) {
+    int sg;
+    return lgamma_r(x, &sg);
+}
+static inline float lgamma_f(float x) {
+    int sg;
+    return lgammaf_r(x, &sg);
+}
+
+/* log(e^a + e^b) without overflow; equal infinities give themselves (the
+ * difference would be nan) */
+#define DEF_LOGADDEXP(name, T, EXP, LOG1P, ABS, SCALE)                            \
+    NO_TRAP static inline T name(T a, T b) {                                      \
+        if (a == b && (a == (T)INFINITY || a == -(T)INFINITY)) return a;          \
+        T m = a > b ? a : b;                                                      \
+        return m + LOG1P(EXP(-ABS(a - b) * (T)SCALE)) / (T)SCALE;                 \
+    }
+DEF_LOGADDEXP(logaddexp_f, float, tn_exp_f32, log1pf, fabsf, 1)
+DEF_LOGADDEXP(logaddexp_d, double, exp, log1p, fabs, 1)
+DEF_LOGADDEXP(logaddexp2_f, float, tn_exp_f32, log1pf, fabsf, LN2_D)
+DEF_LOGADDEXP(logaddexp2_d, double, exp, log1p, fabs, LN2_D)
+
 /* PyTorch's floor division of floats (the remainder-corrected quotient,
  * so 7.0 // 0.7 is 9 as in Python, not floor(7.0 / 0.7) = 10); division by
  * zero gives IEEE's inf or nan. */
@@ -277,7 +348,8 @@ static inline float xlogy_f(float x, float y) {
     }
 
 #define DEF_MATH_UNS(sfx, T, LOG2, LOG10, EXPM1, EXP2, ERF, ERFC, ERFINV, SINH, COSH, ASIN, \
-                     ACOS, ATAN, ASINH, ACOSH, ATANH, TRUNC, SINC, ISINF, ISFIN)         \
+                     ACOS, ATAN, ASINH, ACOSH, ATANH, TRUNC, SINC, ISINF, ISFIN, LGAMMA,  \
+                     DIGAMMA)                                                     \
     DEF_UN(log2_##sfx, T, T, LOG2(x))                                             \
     DEF_UN(log10_##sfx, T, T, LOG10(x))                                           \
     DEF_UN(expm1_##sfx, T, T, EXPM1(x))                                           \
@@ -299,6 +371,8 @@ static inline float xlogy_f(float x, float y) {
     DEF_UN(sinc_##sfx, T, T, SINC(x))                                             \
     DEF_UN(deg2rad_##sfx, T, T, x * (T)(PI_D / 180))                              \
     DEF_UN(rad2deg_##sfx, T, T, x * (T)(180 / PI_D))                              \
+    DEF_UN(lgamma_##sfx, T, T, LGAMMA(x))                                         \
+    DEF_UN(digamma_##sfx, T, T, DIGAMMA(x))                                       \
     DEF_UN(isinf_##sfx, uint8_t, T, ISINF(x))                                     \
     DEF_UN(isfinite_##sfx, uint8_t, T, ISFIN(x))                                \
     DEF_UN(isposinf_##sfx, uint8_t, T, x == (T)INFINITY)                          \
@@ -310,9 +384,9 @@ static inline float erfinv_f(float x) { return (float)erfinv_d((double)x); }
 #define ISFIN_F(x) (fabsf(x) < INFINITY)  /* false for nan too */
 #define ISFIN_D(x) (fabs(x) < INFINITY)
 DEF_MATH_UNS(f32, float, log2f_v, log10f, expm1f_v, exp2f, erff_v, erfcf_v, erfinv_f, sinhf,
-             coshf, asinf, acosf, atanf, asinhf, acoshf, atanhf, truncf, sinc_f, ISINF_F, ISFIN_F)
+             coshf, asinf, acosf, atanf, asinhf, acoshf, atanhf, truncf, sinc_f, ISINF_F, ISFIN_F, lgamma_f, digamma_f)
 DEF_MATH_UNS(f64, double, log2, log10, expm1, exp2, erf, erfc, erfinv_d, sinh, cosh, asin, acos,
-             atan, asinh, acosh, atanh, trunc, sinc_d, ISINF_D, ISFIN_D)
+             atan, asinh, acosh, atanh, trunc, sinc_d, ISINF_D, ISFIN_D, lgamma_d, digamma_d)
 
 /* integer square wraps through uint64, as PyTorch's (no signed overflow) */
 DEF_UN(square_i64, int64_t, int64_t, (int64_t)((uint64_t)x * (uint64_t)x))
@@ -329,6 +403,7 @@ static const kernel_fn mu_kernels[TN_M_COUNT][TN_DTYPE_COUNT] = {
     [TN_M_TRUNC] = FL(trunc), [TN_M_FRAC] = FL(frac),
     [TN_M_SQUARE] = {square_f32, square_f64, square_i64, square_i32, square_u8, NULL},
     [TN_M_SINC] = FL(sinc), [TN_M_DEG2RAD] = FL(deg2rad), [TN_M_RAD2DEG] = FL(rad2deg),
+    [TN_M_LGAMMA] = FL(lgamma), [TN_M_DIGAMMA] = FL(digamma),
     [TN_M_ISINF] = FL(isinf), [TN_M_ISFINITE] = FL(isfinite),
     [TN_M_ISPOSINF] = FL(isposinf), [TN_M_ISNEGINF] = FL(isneginf),
 };
@@ -336,7 +411,7 @@ static const kernel_fn mu_kernels[TN_M_COUNT][TN_DTYPE_COUNT] = {
 static const char *const mu_names[TN_M_COUNT] = {
     "log2", "log10", "expm1", "exp2", "erf", "erfc", "erfinv", "sinh", "cosh", "asin",
     "acos", "atan", "asinh", "acosh", "atanh", "trunc", "frac", "square", "sinc",
-    "deg2rad", "rad2deg", "isinf", "isfinite", "isposinf", "isneginf"};
+    "deg2rad", "rad2deg", "lgamma", "digamma", "isinf", "isfinite", "isposinf", "isneginf"};
 
 static const tn_op mu_ops[TN_M_COUNT] = {
     [TN_M_LOG2] = TN_OP_LOG2, [TN_M_LOG10] = TN_OP_LOG10, [TN_M_EXPM1] = TN_OP_EXPM1,
@@ -346,6 +421,7 @@ static const tn_op mu_ops[TN_M_COUNT] = {
     [TN_M_ASINH] = TN_OP_ASINH, [TN_M_ACOSH] = TN_OP_ACOSH, [TN_M_ATANH] = TN_OP_ATANH,
     [TN_M_TRUNC] = TN_OP_TRUNC, [TN_M_FRAC] = TN_OP_FRAC, [TN_M_SQUARE] = TN_OP_SQUARE,
     [TN_M_SINC] = TN_OP_SINC, [TN_M_DEG2RAD] = TN_OP_DEG2RAD, [TN_M_RAD2DEG] = TN_OP_RAD2DEG,
+    [TN_M_LGAMMA] = TN_OP_LGAMMA, [TN_M_DIGAMMA] = TN_OP_DIGAMMA,
 };
 
 const char *tn_math_unary_name(tn_math_unary_kind k) {
@@ -462,7 +538,7 @@ typedef struct { tn_math_unary_kind k; } mu_grad_ctx;
 /* f'(x) of op k in type T; y is the forward output (for mu_saves_output
  * ops).  Inlined with k constant, so each op's loop below is straight-line
  * code; float32 takes the vectorised exp. */
-#define DEF_MU_DERIV(sfx, T, EXP, SQRT, SINH, COSH, SIN, COS)                     \
+#define DEF_MU_DERIV(sfx, T, EXP, SQRT, SINH, COSH, SIN, COS, DIGAMMA, TRIGAMMA)   \
     NO_TRAP VINLINE static inline T mu_deriv_##sfx(tn_math_unary_kind k, T x, T y) { \
         switch (k) {                                                              \
         case TN_M_LOG2: return (T)1 / (x * (T)LN2_D);                             \
@@ -488,11 +564,13 @@ typedef struct { tn_math_unary_kind k; } mu_grad_ctx;
         }                                                                         \
         case TN_M_DEG2RAD: return (T)(PI_D / 180);                                \
         case TN_M_RAD2DEG: return (T)(180 / PI_D);                                \
+        case TN_M_LGAMMA: return DIGAMMA(x);                                      \
+        case TN_M_DIGAMMA: return TRIGAMMA(x);                                    \
         default: return (T)0;                                                     \
         }                                                                         \
     }
-DEF_MU_DERIV(f32, float, tn_exp_f32, sqrtf, sinhf, coshf, sinf, cosf)
-DEF_MU_DERIV(f64, double, exp, sqrt, sinh, cosh, sin, cos)
+DEF_MU_DERIV(f32, float, tn_exp_f32, sqrtf, sinhf, coshf, sinf, cosf, digamma_f, trigamma_f)
+DEF_MU_DERIV(f64, double, exp, sqrt, sinh, cosh, sin, cos, digamma_d, trigamma_d)
 
 /* one loop per op (the switch outside), contiguous case first; trunc's
  * gradient is exactly 0, even where g is inf or nan, as PyTorch's */
@@ -522,7 +600,8 @@ DEF_MU_DERIV(f64, double, exp, sqrt, sinh, cosh, sin, cos)
         MU_GRAD_CASE(sfx, T, TN_M_ATANH) MU_GRAD_CASE(sfx, T, TN_M_TRUNC)         \
         MU_GRAD_CASE(sfx, T, TN_M_FRAC) MU_GRAD_CASE(sfx, T, TN_M_SQUARE)         \
         MU_GRAD_CASE(sfx, T, TN_M_SINC) MU_GRAD_CASE(sfx, T, TN_M_DEG2RAD)        \
-        MU_GRAD_CASE(sfx, T, TN_M_RAD2DEG)                                        \
+        MU_GRAD_CASE(sfx, T, TN_M_RAD2DEG) MU_GRAD_CASE(sfx, T, TN_M_LGAMMA)      \
+        MU_GRAD_CASE(sfx, T, TN_M_DIGAMMA)                                        \
         default: break;                                                           \
         }                                                                         \
     }
@@ -575,15 +654,19 @@ int math_unary_backward(tn_node *n, tn_tensor *g, tn_tensor **gin) {
         }                                                                         \
     }
 
-#define DEF_MATH_BINS(sfx, T, ATAN2, HYPOT, FMOD, DIVFLOOR, COPYSIGN, XLOGY)      \
+#define DEF_MATH_BINS(sfx, T, ATAN2, HYPOT, FMOD, DIVFLOOR, COPYSIGN, XLOGY, LAE, LAE2) \
     DEF_BIN(atan2_##sfx, T, T, ATAN2(a, b))                                       \
     DEF_BIN(hypot_##sfx, T, T, HYPOT(a, b))                                       \
     DEF_BIN(fmod_##sfx, T, T, FMOD(a, b))                                         \
     DEF_BIN(floordiv_##sfx, T, T, DIVFLOOR(a, b))                                 \
     DEF_BIN(copysign_##sfx, T, T, COPYSIGN(a, b))                                 \
-    DEF_BIN(xlogy_##sfx, T, T, XLOGY(a, b))
-DEF_MATH_BINS(f32, float, atan2f, hypotf, fmodf, div_floor_f, copysignf, xlogy_f)
-DEF_MATH_BINS(f64, double, atan2, hypot, fmod, div_floor_d, copysign, xlogy_d)
+    DEF_BIN(xlogy_##sfx, T, T, XLOGY(a, b))                                       \
+    DEF_BIN(logaddexp_##sfx, T, T, LAE(a, b))                                     \
+    DEF_BIN(logaddexp2_##sfx, T, T, LAE2(a, b))
+DEF_MATH_BINS(f32, float, atan2f, hypotf, fmodf, div_floor_f, copysignf, xlogy_f, logaddexp_f,
+              logaddexp2_f)
+DEF_MATH_BINS(f64, double, atan2, hypot, fmod, div_floor_d, copysign, xlogy_d, logaddexp_d,
+              logaddexp2_d)
 
 #define DEF_INT_MATH_BINS(sfx, T)                                                 \
     DEF_BIN(fmod_##sfx, T, T, (T)ifmod(a, b))                                     \
@@ -599,14 +682,17 @@ static const kernel_fn mb_kernels[TN_MB_COUNT][TN_DTYPE_COUNT] = {
     [TN_MB_FLOOR_DIVIDE] = {floordiv_f32, floordiv_f64, floordiv_i64, floordiv_i32, floordiv_u8, NULL},
     [TN_MB_LOGICAL_XOR] = {NULL, NULL, NULL, NULL, NULL, xor_b},
     [TN_MB_COPYSIGN] = FL(copysign), [TN_MB_XLOGY] = FL(xlogy),
+    [TN_MB_LOGADDEXP] = FL(logaddexp), [TN_MB_LOGADDEXP2] = FL(logaddexp2),
 };
 
 static const char *const mb_names[TN_MB_COUNT] = {
-    "atan2", "hypot", "fmod", "floor_divide", "logical_xor", "copysign", "xlogy"};
+    "atan2", "hypot", "fmod", "floor_divide", "logical_xor", "copysign", "xlogy", "logaddexp",
+    "logaddexp2"};
 
 static const tn_op mb_ops[TN_MB_COUNT] = {
     [TN_MB_ATAN2] = TN_OP_ATAN2, [TN_MB_HYPOT] = TN_OP_HYPOT, [TN_MB_FMOD] = TN_OP_FMOD,
     [TN_MB_COPYSIGN] = TN_OP_COPYSIGN, [TN_MB_XLOGY] = TN_OP_XLOGY,
+    [TN_MB_LOGADDEXP] = TN_OP_LOGADDEXP, [TN_MB_LOGADDEXP2] = TN_OP_LOGADDEXP2,
 };
 /* floor_divide is piecewise constant and logical_xor is boolean: PyTorch
  * records no gradient for either. */
@@ -629,8 +715,8 @@ static int mb_dtypes(tn_math_binary_kind k, tn_tensor *a, tn_tensor *b, tn_dtype
     case TN_MB_ATAN2: case TN_MB_COPYSIGN: case TN_MB_XLOGY:
         *ct = tn_dtype_is_float(rt) ? rt : TN_FLOAT32;
         break;
-    default:  /* hypot needs floats; fmod and floor_divide take integers too, not bools */
-        if ((k == TN_MB_HYPOT && !tn_dtype_is_float(rt)) || rt == TN_BOOL) {
+    default:  /* hypot and logaddexp need floats; fmod and floor_divide take integers too, not bools */
+        if ((k != TN_MB_FMOD && k != TN_MB_FLOOR_DIVIDE && !tn_dtype_is_float(rt)) || rt == TN_BOOL) {
             tn_error("%s: not supported for dtype %s", mb_names[k], tn_dtype_name(rt));
             return -1;
         }
@@ -779,6 +865,8 @@ static inline double mb_grad(tn_math_binary_kind k, int wrt, double g, double a,
         if (wrt == 1) return g * a / b;
         if (a == 0 && b <= 0) return 0.0;
         return xlogy_d(g, b);
+    case TN_MB_LOGADDEXP: return g / (1 + exp(wrt == 0 ? b - a : a - b));
+    case TN_MB_LOGADDEXP2: return g / (1 + exp2(wrt == 0 ? b - a : a - b));
     default: return 0.0;
     }
 }

@@ -200,14 +200,14 @@ typedef enum {
     TN_M_LOG2, TN_M_LOG10, TN_M_EXPM1, TN_M_EXP2, TN_M_ERF, TN_M_ERFC, TN_M_ERFINV,
     TN_M_SINH, TN_M_COSH, TN_M_ASIN, TN_M_ACOS, TN_M_ATAN, TN_M_ASINH, TN_M_ACOSH,
     TN_M_ATANH, TN_M_TRUNC, TN_M_FRAC, TN_M_SQUARE, TN_M_SINC, TN_M_DEG2RAD,
-    TN_M_RAD2DEG,
+    TN_M_RAD2DEG, TN_M_LGAMMA, TN_M_DIGAMMA,
     /* predicates: bool results, no gradient */
     TN_M_ISINF, TN_M_ISFINITE, TN_M_ISPOSINF, TN_M_ISNEGINF, TN_M_COUNT
 } tn_math_unary_kind;
 
 typedef enum {
     TN_MB_ATAN2, TN_MB_HYPOT, TN_MB_FMOD, TN_MB_FLOOR_DIVIDE, TN_MB_LOGICAL_XOR,
-    TN_MB_COPYSIGN, TN_MB_XLOGY, TN_MB_COUNT
+    TN_MB_COPYSIGN, TN_MB_XLOGY, TN_MB_LOGADDEXP, TN_MB_LOGADDEXP2, TN_MB_COUNT
 } tn_math_binary_kind;
 
 const char *tn_math_unary_name(tn_math_unary_kind k);

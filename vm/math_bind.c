@@ -1,7 +1,8 @@
 /*
  * math_bind.c: Lua bindings of tensor/elementwise_math.c (log2, erf, atan2,
- * fmod, lerp, nan_to_num, ...) and of the clamp variants PyTorch users
- * reach for (clamp_min, clamp_max, clip).  Each op is both a method
+ * fmod, lerp, nan_to_num, ...), numpy's aliases of some (arcsin, arctan2,
+ * fix, ...), and the clamp variants PyTorch users reach for (clamp_min,
+ * clamp_max, clip).  Each op is both a method
  * (x:erf()) and a module function (ember.erf(x)), with an in-place form
  * ending in `_` where PyTorch has one.  No index conversions happen here:
  * these ops take values only.
@@ -38,6 +39,8 @@ static const struct {
     {TN_M_SINC, "t:sinc(): elementwise normalised sinc sin(pi x) / (pi x), 1 at 0."},
     {TN_M_DEG2RAD, "t:deg2rad(): elementwise degrees to radians."},
     {TN_M_RAD2DEG, "t:rad2deg(): elementwise radians to degrees."},
+    {TN_M_LGAMMA, "t:lgamma(): elementwise log |Gamma(x)| (inf at 0 and the negative integers)."},
+    {TN_M_DIGAMMA, "t:digamma(): elementwise psi(x) = d/dx lgamma(x) (nan at the negative integers)."},
     {TN_M_ISINF, "t:isinf(): bool tensor, true where x is +inf or -inf."},
     {TN_M_ISFINITE, "t:isfinite(): bool tensor, true where x is neither inf nor nan."},
     {TN_M_ISPOSINF, "t:isposinf(): bool tensor, true where x is +inf."},
@@ -71,6 +74,8 @@ static const struct {
     {TN_MB_LOGICAL_XOR, "a:logical_xor(b) or ember.logical_xor(a, b): elementwise (a ~= 0) xor (b ~= 0), as bool."},
     {TN_MB_COPYSIGN, "a:copysign(b) or ember.copysign(a, b): elementwise |a| with the sign of b (including -0)."},
     {TN_MB_XLOGY, "a:xlogy(b) or ember.xlogy(a, b): elementwise a * log(b), 0 where a == 0 (unless b is nan)."},
+    {TN_MB_LOGADDEXP, "a:logaddexp(b) or ember.logaddexp(a, b): elementwise log(e^a + e^b), without overflow (float tensors)."},
+    {TN_MB_LOGADDEXP2, "a:logaddexp2(b) or ember.logaddexp2(a, b): elementwise log2(2^a + 2^b), without overflow (float tensors)."},
 };
 #define N_BINARY (sizeof binary_ops / sizeof binary_ops[0])
 
@@ -295,6 +300,18 @@ static int l_lerp(lua_State *L) {
     return 1;
 }
 
+/* numpy's names, which PyTorch accepts too */
+static const struct {
+    const char *alias;
+    int k;
+    bool binary;
+} aliases[] = {
+    {"arcsin", TN_M_ASIN, false}, {"arccos", TN_M_ACOS, false}, {"arctan", TN_M_ATAN, false},
+    {"arcsinh", TN_M_ASINH, false}, {"arccosh", TN_M_ACOSH, false}, {"arctanh", TN_M_ATANH, false},
+    {"fix", TN_M_TRUNC, false}, {"arctan2", TN_MB_ATAN2, true},
+};
+#define N_ALIASES (sizeof aliases / sizeof aliases[0])
+
 static const lt_reg math_fns[] = {
     {"logit", l_logit, "t:logit([eps]): elementwise log(x / (1 - x)); with eps, x is first clamped to [eps, 1 - eps]."},
     {"logit_", l_logit_, "t:logit_([eps]): logit in place."},
@@ -342,6 +359,19 @@ void lt_open_math(lua_State *L, int methods, int module) {
         snprintf(name, sizeof name, "%s_", nm);
         snprintf(doc, sizeof doc, "a:%s(b): %s in place (broadcasting b into a's shape).", name, nm);
         set_both(L, methods, module, name, doc);
+    }
+    for (size_t i = 0; i < N_ALIASES; i++) {
+        const char *target = aliases[i].binary ? tn_math_binary_name((tn_math_binary_kind)aliases[i].k)
+                                               : tn_math_unary_name((tn_math_unary_kind)aliases[i].k);
+        for (int inplace = 0; inplace < 2; inplace++) {
+            lua_pushinteger(L, aliases[i].k);
+            lua_pushcclosure(L, aliases[i].binary ? (inplace ? l_binary_ : l_binary)
+                                                  : (inplace ? l_unary_ : l_unary), 1);
+            snprintf(name, sizeof name, "%s%s", aliases[i].alias, inplace ? "_" : "");
+            snprintf(doc, sizeof doc, "%s%s(%s): alias of %s%s.", aliases[i].binary ? "a:" : "t:", name,
+                     aliases[i].binary ? "b" : "", target, inplace ? "_" : "");
+            set_both(L, methods, module, name, doc);
+        }
     }
     for (const lt_reg *r = math_fns; r->name; r++) {
         lua_pushcfunction(L, r->fn);

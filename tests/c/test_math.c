@@ -94,6 +94,43 @@ START_TEST(test_unary_values) {
 }
 END_TEST
 
+/* digamma against mpmath (30 digits), its poles and signed zeros, and its
+ * derivative trigamma through backward */
+START_TEST(test_gamma_family) {
+    tn_tensor *x = T1(TN_FLOAT64, 6, {0.5, 1, 9.123011969365, -0.5, -2.9999, 1e-300});
+    x->requires_grad = true;
+    tn_tensor *d = U1(TN_M_DIGAMMA, x);
+    const double dig[6] = {-1.9635100260214235, -0.5772156649015329, 2.1549934951407748, 0.03648997397857652,
+                           -9998.743581706345, -9.999999999999999e+299};
+    for (int i = 0; i < 6; i++)
+        ck_assert_msg(fabs(tn_get_flat(d, i) - dig[i]) <= 1e-13 * fabs(dig[i]), "digamma[%d] = %.17g", i,
+                      tn_get_flat(d, i));
+    tn_tensor *s = tn_sum(d, TN_ALL_DIMS, false);
+    ck_assert_int_eq(tn_backward(s, NULL, false), 0);
+    /* trigamma: pi^2/2, pi^2/6, mpmath's values */
+    const double tri[6] = {4.934802200544679, 1.6449340668482264, 0.11583939514507735, 8.934802200544679,
+                           100000003.00561517, INFINITY};
+    for (int i = 0; i < 5; i++)
+        ck_assert_msg(fabs(tn_get_flat(x->grad, i) - tri[i]) <= 1e-13 * tri[i], "trigamma[%d] = %.17g", i,
+                      tn_get_flat(x->grad, i));
+    tn_release(s); tn_release(d); tn_release(x);
+    tn_tensor *p = T1(TN_FLOAT64, 5, {0.0, -0.0, -1, -INFINITY, INFINITY});
+    d = U1(TN_M_DIGAMMA, p);
+    EXPECT(d, 0, {-INFINITY, INFINITY, NAN, NAN, INFINITY});
+    tn_release(d);
+    d = U1(TN_M_LGAMMA, p);
+    EXPECT(d, 0, {INFINITY, INFINITY, INFINITY, INFINITY, INFINITY});
+    tn_release(d);
+    tn_release(p);
+    /* big arrays run on several threads: lgamma must not race on signgam */
+    int64_t n = 200000;
+    tn_tensor *b = tn_rand(TN_FLOAT32, 1, &n), *l = U1(TN_M_LGAMMA, b);
+    for (int64_t i = 0; i < n; i += 997)
+        ck_assert(fabs(tn_get_flat(l, i) - lgamma(tn_get_flat(b, i))) < 1e-5 * (1 + fabs(tn_get_flat(l, i))));
+    tn_release(b); tn_release(l);
+}
+END_TEST
+
 START_TEST(test_negative_zero) {
     tn_tensor *z = T1(TN_FLOAT32, 2, {-0.0, -0.25});
     tn_math_unary_kind keep[] = {TN_M_EXPM1, TN_M_ERF, TN_M_ERFINV, TN_M_SINH, TN_M_ASIN,
@@ -428,7 +465,8 @@ START_TEST(test_gradcheck_unary) {
         {TN_M_COSH, -1, 1}, {TN_M_ASIN, -0.8, 0.8}, {TN_M_ACOS, -0.8, 0.8}, {TN_M_ATAN, -3, 3},
         {TN_M_ASINH, -3, 3}, {TN_M_ACOSH, 1.2, 3}, {TN_M_ATANH, -0.8, 0.8}, {TN_M_TRUNC, 0.1, 0.9},
         {TN_M_FRAC, 1.1, 1.9}, {TN_M_SQUARE, -1, 1}, {TN_M_SINC, -2, 2}, {TN_M_DEG2RAD, -1, 1},
-        {TN_M_RAD2DEG, -1, 1},
+        {TN_M_RAD2DEG, -1, 1}, {TN_M_LGAMMA, 0.2, 4}, {TN_M_DIGAMMA, 0.2, 4}, {TN_M_LGAMMA, -0.9, -0.1},
+        {TN_M_DIGAMMA, -2.9, -2.1},
     };
     for (size_t i = 0; i < sizeof d / sizeof d[0]; i++)
         for (int tr = 0; tr < 2; tr++) {
@@ -446,6 +484,7 @@ START_TEST(test_gradcheck_binary) {
     struct { tn_math_binary_kind k; double alo, ahi, blo, bhi; } d[] = {
         {TN_MB_ATAN2, -2, 2, 0.2, 2}, {TN_MB_HYPOT, 0.2, 2, -2, -0.2}, {TN_MB_FMOD, 2.1, 2.9, 1, 1.04},
         {TN_MB_COPYSIGN, -2, -0.2, 0.2, 1}, {TN_MB_XLOGY, -2, 2, 0.2, 2},
+        {TN_MB_LOGADDEXP, -3, 3, -3, 3}, {TN_MB_LOGADDEXP2, -30, 30, -3, 3},
     };
     for (size_t i = 0; i < sizeof d / sizeof d[0]; i++)
         for (int tr = 0; tr < 2; tr++) {
@@ -512,6 +551,7 @@ END_TEST
 
 static void add_tests(TCase *tc) {
     tcase_add_test(tc, test_unary_values);
+    tcase_add_test(tc, test_gamma_family);
     tcase_add_test(tc, test_negative_zero);
     tcase_add_test(tc, test_unary_dtypes);
     tcase_add_test(tc, test_binary_values);

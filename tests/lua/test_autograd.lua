@@ -225,7 +225,9 @@ for name, fn in pairs{
   asinh = unary("asinh", -3, 3), acosh = unary("acosh", 1.2, 3), atanh = unary("atanh", -0.8, 0.8),
   trunc = unary("trunc", -0.9, 0.9), frac = unary("frac", 0.1, 0.9), square = unary("square"),
   sinc = unary("sinc", -2, 2), deg2rad = unary("deg2rad"), rad2deg = unary("rad2deg"),
+  lgamma = unary("lgamma", 0.2, 4), digamma = unary("digamma", 0.2, 4),
   atan2 = binary("atan2", 0.2, 2), hypot = binary("hypot", 0.2, 2), xlogy = binary("xlogy", 0.2, 2),
+  logaddexp = binary("logaddexp", -3, 3), logaddexp2 = binary("logaddexp2", -3, 3),
   fmod = function()
     -- a / b in (2, 2.9): fmod(a, b) = a - 2b, smooth in both
     check(function(a, b) return a:fmod(b) end, {leaf({3, 4}, 2.1, 2.9), leaf({3, 4}, 1, 1.04)})
