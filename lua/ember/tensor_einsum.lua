@@ -4,25 +4,28 @@
 -- through the composed ops.  Returns an installer called by
 -- tensor_shape.lua with its helpers (fail, wrap_dim, install, ...).
 --
--- einsum plan, PyTorch's semantics:
+-- einsum, with PyTorch's semantics, in two halves.  Planning looks only at
+-- the equation and the operand shapes:
 --  1. parse the equation into one label list per operand (letters; "..."
 --     stands for the broadcast dims, right-aligned across operands);
---  2. a label repeated within one operand takes the diagonal (x:diagonal);
+--  2. a label repeated within one operand takes the diagonal;
 --  3. labels that occur in one operand only and not in the output are
 --     summed right away;
 --  4. operands are contracted left to right, two at a time: labels in both
 --     and needed later are batch dims, in both and not needed are summed by
 --     the matmul, the rest are the rows (left) and columns (right) of it;
 --  5. the result is permuted into the output order.
--- Size-1 dims broadcast against any size, as in torch.
+-- Size-1 dims broadcast against any size, as in torch.  The plan is a list
+-- of steps (diagonal, sum, permute, reshape, expand, matmul, mul) on one
+-- register per operand; plans are cached by equation and shapes, so a call
+-- in a training loop costs a table lookup and the C calls themselves.
 local ember = require("ember")
 
 local is_tensor = ember.is_tensor
-local unpack = table.unpack
 
 return function(H)
   local fail, wrap_dim, shape_str, check_tensor = H._fail, H._wrap_dim, H._shape_str, H._check_tensor
-  local install = H._install
+  local install, concat = H._install, H._concat
 
   -- labels are numbers: letters their byte ('A'..'Z' sort before 'a'..'z',
   -- as torch orders an implicit output); the broadcast dims of "..." are
@@ -56,7 +59,7 @@ return function(H)
     return out, nil, ell
   end
 
-  -- positions (1-based) of each label in a list
+  -- positions (1-based, ascending) of each label in a list
   local function positions(labels)
     local pos = {}
     for i, l in ipairs(labels) do
@@ -71,57 +74,102 @@ return function(H)
     return nil
   end
 
-  -- sums x over the dims whose labels satisfy drop(l); returns x, labels
-  local function sum_labels(x, labels, drop)
-    local dims, keep = {}, {}
-    for i, l in ipairs(labels) do
-      if drop(l) then dims[#dims + 1] = i else keep[#keep + 1] = l end
-    end
-    if #dims == 0 then return x, labels end
-    return x:sum(dims), keep
+  local function same_list(a, b)
+    if #a ~= #b then return false end
+    for i = 1, #a do if a[i] ~= b[i] then return false end end
+    return true
   end
 
-  -- x permuted so its labels read `order` (a permutation of labels)
-  local function permute_to(x, labels, order)
-    local perm, identity = {}, true
-    for i, l in ipairs(order) do
-      perm[i] = index_of(labels, l)
-      if perm[i] ~= i then identity = false end
+  -- ------------------------------------------------------------ planning
+
+  local DIAG, SUM, PERMUTE, RESHAPE, EXPAND, MATMUL, MUL = 1, 2, 3, 4, 5, 6, 7
+
+  -- A register is the planner's picture of one operand: its labels (one per
+  -- dim) and its shape.  Each helper updates the picture and appends the
+  -- step that does the same to the real tensor.
+  local function planner()
+    local steps = {}
+    local P = {steps = steps}
+
+    function P.diag(r, reg, p, q)          -- p < q carry the same label
+      steps[#steps + 1] = {DIAG, r, p, q}
+      local l, s = reg.labels[p], reg.shape[p]
+      table.remove(reg.labels, q); table.remove(reg.labels, p)
+      table.remove(reg.shape, q); table.remove(reg.shape, p)
+      reg.labels[#reg.labels + 1], reg.shape[#reg.shape + 1] = l, s
     end
-    if identity then return x end
-    return x:permute(perm)
+
+    function P.sum(r, reg, drop)            -- sums the dims whose label drop() selects
+      local dims, labels, shape = {}, {}, {}
+      for i, l in ipairs(reg.labels) do
+        if drop(l) then dims[#dims + 1] = i
+        else labels[#labels + 1], shape[#shape + 1] = l, reg.shape[i] end
+      end
+      if #dims == 0 then return end
+      steps[#steps + 1] = {SUM, r, dims}
+      reg.labels, reg.shape = labels, shape
+    end
+
+    function P.permute(r, reg, order)       -- order: the labels in their new order
+      local perm, shape, identity = {}, {}, true
+      for i, l in ipairs(order) do
+        perm[i] = index_of(reg.labels, l)
+        shape[i] = reg.shape[perm[i]]
+        if perm[i] ~= i then identity = false end
+      end
+      if identity then return end
+      steps[#steps + 1] = {PERMUTE, r, perm}
+      reg.labels, reg.shape = concat(order), shape
+    end
+
+    function P.reshape(r, reg, shape)       -- the labels no longer describe the dims
+      if not same_list(reg.shape, shape) then
+        steps[#steps + 1] = {RESHAPE, r, shape}
+        reg.shape = shape
+      end
+      reg.labels = nil
+    end
+
+    function P.expand(r, reg, shape)
+      if not same_list(reg.shape, shape) then
+        steps[#steps + 1] = {EXPAND, r, shape}
+        reg.shape = shape
+      end
+    end
+
+    function P.binary(op, r, s) steps[#steps + 1] = {op, r, s} end
+    return P
   end
 
-  -- Contracts A (labels la) with B (labels lb); `needed(l)` says whether a
-  -- label is used after this step.  sizes[l] is the broadcast size.
-  local function contract(A, la, B, lb, needed, sizes)
-    local inB = {}
-    for _, l in ipairs(lb) do inB[l] = true end
-    local inA = {}
-    for _, l in ipairs(la) do inA[l] = true end
+  -- Plans the contraction of register ra (A) with rb (B) into ra; needed(l)
+  -- says whether a label is used after this step, sizes[l] is its
+  -- broadcast size.  Returns the result register.
+  local function contract(P, ra, A, rb, B, needed, sizes)
+    local inA, inB = {}, {}
+    for _, l in ipairs(A.labels) do inA[l] = true end
+    for _, l in ipairs(B.labels) do inB[l] = true end
     -- a label of one side only that nothing needs is summed first
-    A, la = sum_labels(A, la, function(l) return not inB[l] and not needed(l) end)
-    B, lb = sum_labels(B, lb, function(l) return not inA[l] and not needed(l) end)
+    P.sum(ra, A, function(l) return not inB[l] and not needed(l) end)
+    P.sum(rb, B, function(l) return not inA[l] and not needed(l) end)
     local batch, rows, cols, red = {}, {}, {}, {}
-    for _, l in ipairs(la) do
+    for _, l in ipairs(A.labels) do
       if inB[l] then
         if needed(l) then batch[#batch + 1] = l else red[#red + 1] = l end
       else
         rows[#rows + 1] = l
       end
     end
-    for _, l in ipairs(lb) do
+    for _, l in ipairs(B.labels) do
       if not inA[l] then cols[#cols + 1] = l end
     end
     -- a shared dim of size 1 on one side broadcasts against the other
-    local function fit(x, labels)
-      local shape, grow = x.shape, false
-      for i, l in ipairs(labels) do
-        if (inA[l] and inB[l]) and shape[i] ~= sizes[l] then shape[i] = sizes[l]; grow = true end
+    for r, reg in pairs({[ra] = A, [rb] = B}) do
+      local shape = concat(reg.shape)
+      for i, l in ipairs(reg.labels) do
+        if inA[l] and inB[l] then shape[i] = sizes[l] end
       end
-      return grow and x:expand(shape) or x
+      P.expand(r, reg, shape)
     end
-    A, B = fit(A, la), fit(B, lb)
     local function sz(list)
       local out, p = {}, 1
       for i, l in ipairs(list) do out[i] = sizes[l]; p = p * sizes[l] end
@@ -131,48 +179,52 @@ return function(H)
     local rs, m = sz(rows)
     local cs, n = sz(cols)
     local _, k = sz(red)
-    local out_labels = {}
-    for _, list in ipairs({batch, rows, cols}) do
-      for _, l in ipairs(list) do out_labels[#out_labels + 1] = l end
-    end
-    local out_shape = {}
-    for i, l in ipairs(out_labels) do out_shape[i] = sizes[l] end
+    local out_labels = concat(batch, rows, cols)
+    local out_shape = concat(bs, rs, cs)
     if #red == 0 then
-      -- nothing summed (outer or elementwise products): broadcasting mul
-      -- A as (batch, rows, 1..), B as (batch, 1.., cols)
-      local av = permute_to(A, la, H._concat(batch, rows))
-      local bv = permute_to(B, lb, H._concat(batch, cols))
-      local ashape = H._concat(bs, rs)
+      -- nothing summed (outer or elementwise products): a broadcasting mul
+      -- of A as (batch, rows, 1..) with B as (batch, 1.., cols)
+      P.permute(ra, A, concat(batch, rows))
+      P.permute(rb, B, concat(batch, cols))
+      local ashape, bshape = concat(bs, rs), concat(bs)
       for _ = 1, #cols do ashape[#ashape + 1] = 1 end
-      local bshape = H._concat(bs)
       for _ = 1, #rows do bshape[#bshape + 1] = 1 end
-      for _, s in ipairs(cs) do bshape[#bshape + 1] = s end
-      return av:reshape(ashape) * bv:reshape(bshape), out_labels
-    end
-    if m == 1 and n == 1 then
+      P.reshape(ra, A, ashape)
+      P.reshape(rb, B, concat(bshape, cs))
+      P.binary(MUL, ra, rb)
+    elseif m == 1 and n == 1 then
       -- batched dot products: multiply and sum, rather than many 1x1 matmuls
-      local av = permute_to(A, la, H._concat(batch, red))
-      local bv = permute_to(B, lb, H._concat(batch, red))
-      local p = av:reshape(nb, k) * bv:reshape(nb, k)
-      return p:sum(2):reshape(out_shape), out_labels
-    end
-    -- A: (batch, rows, red) -> (nb, m, k); B: (batch, red, cols) -> (nb, k, n)
-    local a3 = permute_to(A, la, H._concat(batch, rows, red))
-    local b3 = permute_to(B, lb, H._concat(batch, red, cols))
-    local r
-    if #batch == 0 then
-      r = a3:reshape(m, k):matmul(b3:reshape(k, n))
+      P.permute(ra, A, concat(batch, red))
+      P.permute(rb, B, concat(batch, red))
+      P.reshape(ra, A, {nb, k})
+      P.reshape(rb, B, {nb, k})
+      P.binary(MUL, ra, rb)
+      P.sum(ra, {labels = {0, 1}, shape = {nb, k}}, function(l) return l == 1 end)
+      A.shape = {nb}
+      P.reshape(ra, A, out_shape)
     else
-      r = a3:reshape(nb, m, k):matmul(b3:reshape(nb, k, n))
+      -- A: (batch, rows, red) -> (nb, m, k); B: (batch, red, cols) -> (nb, k, n)
+      P.permute(ra, A, concat(batch, rows, red))
+      P.permute(rb, B, concat(batch, red, cols))
+      if #batch == 0 then
+        P.reshape(ra, A, {m, k})
+        P.reshape(rb, B, {k, n})
+        A.shape = {m, n}
+      else
+        P.reshape(ra, A, {nb, m, k})
+        P.reshape(rb, B, {nb, k, n})
+        A.shape = {nb, m, n}
+      end
+      P.binary(MATMUL, ra, rb)
+      P.reshape(ra, A, out_shape)
     end
-    return r:reshape(out_shape), out_labels
+    A.labels, A.shape = out_labels, out_shape
+    return A
   end
 
-  local function einsum(equation, ...)
-    if type(equation) ~= "string" then
-      fail("einsum: the first argument must be the equation string (got %s)", type(equation))
-    end
-    local ops = H._tensor_list("einsum", ...)
+  -- The plan of an einsum call: its steps, given the equation and the
+  -- operand shapes; raises the equation's errors.
+  local function plan_einsum(equation, shapes)
     local eq = equation:gsub("%s", "")
     local lhs, rhs = eq, nil
     local arrow = eq:find("->", 1, true)
@@ -182,9 +234,9 @@ return function(H)
     end
     local terms = {}
     for term in (lhs .. ","):gmatch("([^,]*),") do terms[#terms + 1] = term end
-    if #terms ~= #ops then
+    if #terms ~= #shapes then
       fail("einsum: the equation '%s' has %d operand%s but %d tensor%s given", equation, #terms,
-           #terms == 1 and "" or "s", #ops, #ops == 1 and " was" or "s were")
+           #terms == 1 and "" or "s", #shapes, #shapes == 1 and " was" or "s were")
     end
     -- 1. labels per operand, with "..." expanded to right-aligned broadcast labels
     local parsed, ell_dims, E = {}, {}, 0
@@ -192,7 +244,7 @@ return function(H)
       local p, err, has_ell = parse_term(term)
       if not p then fail("einsum: %s (equation '%s')", err, equation) end
       local letters = #p - (has_ell and 1 or 0)
-      local nd = ops[i]:dim()
+      local nd = #shapes[i]
       if has_ell then
         if nd < letters then
           fail("einsum: operand %d has %d dims but the equation gives it at least %d ('%s')", i, nd, letters, term)
@@ -206,7 +258,7 @@ return function(H)
       if ell_dims[i] > E then E = ell_dims[i] end
       parsed[i] = p
     end
-    local labels, sizes, where = {}, {}, {}
+    local regs, sizes, where = {}, {}, {}
     for i, p in ipairs(parsed) do
       local list = {}
       for _, l in ipairs(p) do
@@ -216,10 +268,9 @@ return function(H)
           list[#list + 1] = l
         end
       end
-      local shape = ops[i].shape
-      local pos = positions(list)
-      for l, ps in pairs(pos) do
-        -- 2. a repeated label within one operand: its sizes must agree
+      local shape = shapes[i]
+      for l, ps in pairs(positions(list)) do
+        -- a label repeated within one operand: its sizes must agree
         for j = 2, #ps do
           if shape[ps[j]] ~= shape[ps[1]] then
             fail("einsum: label %s is repeated in operand %d with different sizes %d and %d (shape %s)",
@@ -232,10 +283,10 @@ return function(H)
         elseif s ~= 1 and s ~= sizes[l] then
           local j = where[l]
           fail("einsum: label %s has size %d in operand %d but %d in operand %d (equation '%s', shapes %s and %s)",
-               label_name(l), sizes[l], j, s, i, equation, shape_str(ops[j].shape), shape_str(shape))
+               label_name(l), sizes[l], j, s, i, equation, shape_str(shapes[j]), shape_str(shape))
         end
       end
-      labels[i] = list
+      regs[i] = {labels = list, shape = concat(shape)}
     end
     -- the output labels
     local out = {}
@@ -261,8 +312,8 @@ return function(H)
       -- implicit output: the broadcast dims, then the labels used exactly once, sorted
       for j = 1, E do out[#out + 1] = ELL + j end
       local count = {}
-      for _, list in ipairs(labels) do
-        for _, l in ipairs(list) do count[l] = (count[l] or 0) + 1 end
+      for _, reg in ipairs(regs) do
+        for _, l in ipairs(reg.labels) do count[l] = (count[l] or 0) + 1 end
       end
       local once = {}
       for l, c in pairs(count) do if c == 1 and l < ELL then once[#once + 1] = l end end
@@ -272,54 +323,105 @@ return function(H)
     local in_out = {}
     for _, l in ipairs(out) do in_out[l] = true end
 
-    -- 2. diagonals of repeated labels
-    local xs = {}
-    for i, x in ipairs(ops) do
-      local list = labels[i]
+    local P = planner()
+    -- 2. diagonals of repeated labels (the pair's diagonal becomes the last dim)
+    for r, reg in ipairs(regs) do
       local again = true
       while again do
         again = false
-        local pos = positions(list)
-        for l, ps in pairs(pos) do
+        for _, ps in pairs(positions(reg.labels)) do
           if #ps > 1 then
-            x = H.diagonal(x, 0, ps[1], ps[2])   -- the pair's diagonal becomes the last dim
-            table.remove(list, ps[2])
-            table.remove(list, ps[1])
-            list[#list + 1] = l
+            P.diag(r, reg, ps[1], ps[2])
             again = true
             break
           end
         end
       end
-      xs[i] = x
-    end
-    -- how many operands still hold each label (from operand i on)
-    local function needed_after(i)
-      local need = {}
-      for j = i + 1, #xs do
-        for _, l in ipairs(labels[j]) do need[l] = true end
-      end
-      return function(l) return in_out[l] or need[l] or false end
     end
     -- 3. labels of one operand only and not in the output are summed now
-    for i = 1, #xs do
+    for r, reg in ipairs(regs) do
       local others = {}
-      for j = 1, #xs do
-        if j ~= i then for _, l in ipairs(labels[j]) do others[l] = true end end
+      for j, o in ipairs(regs) do
+        if j ~= r then for _, l in ipairs(o.labels) do others[l] = true end end
       end
-      xs[i], labels[i] = sum_labels(xs[i], labels[i], function(l) return not in_out[l] and not others[l] end)
+      P.sum(r, reg, function(l) return not in_out[l] and not others[l] end)
     end
-    -- 4. left to right
-    local acc, la = xs[1], labels[1]
-    for i = 2, #xs do
-      acc, la = contract(acc, la, xs[i], labels[i], needed_after(i), sizes)
+    -- 4. left to right, into register 1
+    for r = 2, #regs do
+      local later = {}
+      for j = r + 1, #regs do
+        for _, l in ipairs(regs[j].labels) do later[l] = true end
+      end
+      contract(P, 1, regs[1], r, regs[r], function(l) return in_out[l] or later[l] or false end, sizes)
     end
-    acc, la = sum_labels(acc, la, function(l) return not in_out[l] end)
-    -- 5. output order; output broadcast dims that only size-1 operands had
-    -- keep their size 1 (sizes[] already says so)
-    local r = permute_to(acc, la, out)
-    if #out == 0 and r:dim() ~= 0 then r = r:reshape({}) end
-    return r
+    -- 5. the output order
+    P.sum(1, regs[1], function(l) return not in_out[l] end)
+    P.permute(1, regs[1], out)
+    return P.steps
+  end
+
+  -- ------------------------------------------------------------ running
+
+  local diagonal = H.diagonal
+  local function run(steps, xs)
+    for i = 1, #steps do
+      local s = steps[i]
+      local op, r = s[1], s[2]
+      local x = xs[r]
+      if op == MATMUL then xs[r] = x:matmul(xs[s[3]])
+      elseif op == RESHAPE then xs[r] = x:reshape(s[3])
+      elseif op == PERMUTE then xs[r] = x:permute(s[3])
+      elseif op == MUL then xs[r] = x * xs[s[3]]
+      elseif op == SUM then xs[r] = x:sum(s[3])
+      elseif op == EXPAND then xs[r] = x:expand(s[3])
+      elseif op == DIAG then xs[r] = diagonal(x, 0, s[3], s[4])
+      end
+    end
+    return xs[1]
+  end
+
+  -- Plans cached in a trie: cache[equation], then one level per size of
+  -- each operand, -1 closing an operand, the plan under .plan.  A lookup is
+  -- a few table reads (building a string key cost as much as a small
+  -- matmul).  The cache is emptied when it holds CACHE_MAX plans.
+  local CACHE_MAX = 256
+  local cache, cached = {}, 0
+
+  local function einsum(equation, ...)
+    if type(equation) ~= "string" then
+      fail("einsum: the first argument must be the equation string (got %s)", type(equation))
+    end
+    local xs = {...}
+    local n = select("#", ...)
+    if n == 1 and type(xs[1]) == "table" and not is_tensor(xs[1]) then xs = H._tensor_list("einsum", xs[1])
+    else
+      for i = 1, n do
+        if not is_tensor(xs[i]) then xs = H._tensor_list("einsum", ...) end  -- raises, naming the operand
+      end
+    end
+    local shapes = {}
+    local node = cache[equation]
+    if not node then node = {}; cache[equation] = node end
+    for i = 1, #xs do
+      local s = xs[i].shape
+      shapes[i] = s
+      for j = 1, #s + 1 do
+        local k = s[j] or -1
+        local nx = node[k]
+        if not nx then nx = {}; node[k] = nx end
+        node = nx
+      end
+    end
+    local steps = node.plan
+    if not steps then
+      steps = plan_einsum(equation, shapes)
+      if cached >= CACHE_MAX then
+        cache, cached = {}, 0
+      else
+        node.plan, cached = steps, cached + 1
+      end
+    end
+    return run(steps, xs)
   end
 
   local function tensordot(a, b, dims)
