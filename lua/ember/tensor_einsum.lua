@@ -362,7 +362,7 @@ return function(H)
 
   -- ------------------------------------------------------------ running
 
-  local diagonal = H.diagonal
+  local diagonal = H._diagonal
   local function run(steps, xs)
     for i = 1, #steps do
       local s = steps[i]

@@ -22,18 +22,10 @@ local MAX_DIMS = 8   -- TN_MAX_DIMS of the C core (tensor/tensor.h)
 
 -- ---------------------------------------------------------------- helpers
 
--- Raises msg at the first caller outside these modules, so the error points
--- at the user's line rather than at a helper here.
+-- Raises an error naming the function; install() below adds the caller's
+-- position when it re-raises it.
 local function fail(fmt, ...)
-  local msg = select("#", ...) > 0 and string.format(fmt, ...) or fmt
-  local level = 2
-  while true do
-    local info = debug.getinfo(level, "S")
-    if not info then level = 0; break end
-    if info.what ~= "C" and not info.source:find("ember/tensor_", 1, true) then break end
-    level = level + 1
-  end
-  error(msg, level)
+  error(select("#", ...) > 0 and string.format(fmt, ...) or fmt, 0)
 end
 
 local function shape_str(s)
@@ -469,6 +461,7 @@ local function diag_embed(x, offset, dim1, dim2)
   if d1 == d2 then fail("diag_embed: dim1 and dim2 must differ (both are %d)", d1) end
   local shape = x.shape
   local n = shape[nd]
+  if offset > 2^31 or offset < -2^31 then fail("diag_embed: offset %d is too large", offset) end
   local N = n + math.abs(offset)
   local prefix = copy_list(shape, 1, nd - 1)
   local opts = {dtype = x.dtype}
@@ -494,7 +487,10 @@ local function diag(x, k)
   check_tensor("diag", x)
   k = int_arg("diag", k, "diagonal offset", 0)
   local nd = x:dim()
-  if nd == 1 then return diag_embed(x, k) end
+  if nd == 1 then
+    if k > 2^31 or k < -2^31 then fail("diag: offset %d is too large", k) end
+    return diag_embed(x, k)
+  end
   if nd == 2 then return diagonal(x, k):clone() end
   fail("diag: expected a 1-D or 2-D tensor (got %d dims, shape %s)", nd, shape_str(x.shape))
 end
@@ -834,8 +830,12 @@ local function tensor_split(x, ios, dim)
   elseif type(ios) == "table" then
     bounds[1] = 0
     for i, v in ipairs(ios) do
-      -- 1-based: index v starts a new piece
-      bounds[i + 1] = math.max(0, math.min(n, int_arg("tensor_split", v, "index " .. i) - 1))
+      -- index v (1-based; negative counts from the end) starts a new piece;
+      -- out-of-range indices clamp, as Python slice bounds do in torch
+      local iv = int_arg("tensor_split", v, "index " .. i)
+      if iv == 0 then fail("tensor_split: index 0 is invalid (indices are 1-based)") end
+      local b0 = iv > 0 and iv - 1 or n + iv
+      bounds[i + 1] = math.max(0, math.min(n, b0))
     end
   else
     fail("tensor_split: expected a number of sections or a table of 1-based split indices (got %s)", type(ios))
@@ -927,11 +927,24 @@ end
 
 -- ------------------------------------------------------------ registering
 
+-- An error inside fn, from fail() or from a C op it calls ("expand: shape
+-- ... is too large"), re-raised with fn's name in front and the position
+-- of the user's call rather than a line of this file.
+local function rethrow(name, ok, ...)
+  if ok then return ... end
+  local msg = ...
+  if type(msg) ~= "string" then error(msg, 0) end
+  msg = msg:gsub("^[^\n]-ember/tensor_%a+%.lua:%d+: ", "")
+  if msg:sub(1, #name + 1) ~= name .. ":" then msg = name .. ": " .. msg end
+  error(msg, 2)   -- rethrow runs as wrapped's tail call: level 2 is wrapped's caller
+end
+
 local function install(name, fn, doc, method)
-  ember[name] = fn
-  if method then ember.Tensor[name] = fn end
-  if doc then ember.doc(fn, doc) end   -- aliases share their function's docstring
-  M[name] = fn
+  local function wrapped(...) return rethrow(name, pcall(fn, ...)) end
+  ember[name] = wrapped
+  if method then ember.Tensor[name] = wrapped end
+  ember.doc(wrapped, doc)
+  M[name] = wrapped
 end
 
 install("flip", flip, [=[t:flip(dims): a copy with the order of elements reversed along each of dims.
@@ -976,9 +989,9 @@ install("diag", diag, [=[t:diag([k]): a 1-D tensor -> the square matrix with it 
 install("trace", trace, [=[t:trace(): the sum of the main diagonal of a 2-D tensor (a 0-dim tensor).]=], true)
 install("unbind", unbind, [=[t:unbind([dim]): a Lua list of the slices along dim (default 1), each a view with that dim removed.]=], true)
 install("movedim", movedim, [=[t:movedim(source, destination): a view with dims source moved to positions destination (numbers or lists); the others keep their order.]=], true)
-install("moveaxis", movedim, nil, true)
+install("moveaxis", movedim, [=[t:moveaxis(source, destination): the same as t:movedim (numpy's name).]=], true)
 install("swapaxes", swapaxes, [=[t:swapaxes(dim0, dim1): a view with the two dims exchanged (torch.swapaxes / swapdims, the same as transpose).]=], true)
-install("swapdims", swapaxes, nil, true)
+install("swapdims", swapaxes, [=[t:swapdims(dim0, dim1): the same as t:swapaxes and t:transpose.]=], true)
 install("broadcast_to", broadcast_to, [=[t:broadcast_to(shape): a broadcast view of t with the given shape (a table or numbers; -1 keeps a dim).]=], true)
 install("broadcast_shapes", broadcast_shapes, [=[ember.broadcast_shapes(shape, ...): the shape (a table) that tensors of the given shapes broadcast to.]=])
 install("broadcast_tensors", broadcast_tensors, [=[ember.broadcast_tensors(a, b, ...): the tensors expanded to their common broadcast shape (views), as several results.
@@ -992,7 +1005,7 @@ install("atleast_2d", atleast_2d, [=[ember.atleast_2d(t, ...): each tensor with 
 install("atleast_3d", atleast_3d, [=[ember.atleast_3d(t, ...): each tensor with at least 3 dims (0-dim -> {1, 1, 1}, {n} -> {1, n, 1}, {m, n} -> {m, n, 1}); a list in, a list out.]=])
 install("hstack", hstack, [=[ember.hstack(list): concatenates along dim 2 (dim 1 for 1-D tensors), as numpy.hstack.]=])
 install("vstack", vstack, [=[ember.vstack(list): concatenates along dim 1 after making each tensor at least 2-D (1-D tensors become rows).]=])
-install("row_stack", vstack, nil)
+install("row_stack", vstack, [=[ember.row_stack(list): the same as ember.vstack.]=])
 install("dstack", dstack, [=[ember.dstack(list): concatenates along dim 3 after making each tensor at least 3-D.]=])
 install("column_stack", column_stack, [=[ember.column_stack(list): 0-D and 1-D tensors become columns {n, 1}; everything is concatenated along dim 2.]=])
 install("meshgrid", meshgrid, [=[ember.meshgrid(x, y, ... [, {indexing="ij"|"xy"}]): coordinate grids from 1-D tensors, as several results (views).
@@ -1005,8 +1018,9 @@ install("kron", kron, [=[t:kron(other): the Kronecker product; shapes are aligne
 install("tensor_split", tensor_split, [=[t:tensor_split(sections or indices [, dim]): a Lua list of views along dim (default 1).
 
 A number n gives n pieces as equal as possible (the first size % n one
-longer).  A table of 1-based indices starts a new piece at each index:
-x:tensor_split({2, 5}) gives x[1], x[2..4], x[5..] (torch's [1, 4]).]=], true)
+longer).  A table (or int64 tensor) of 1-based indices starts a new piece
+at each index: x:tensor_split({2, 5}) gives x[1], x[2..4], x[5..] (torch's
+[1, 4]); negative indices count from the end, out-of-range ones clamp.]=], true)
 install("tril_indices", tril_indices, [=[ember.tril_indices(row, col [, offset] [, {dtype=}]): the 1-based (row, column) indices of the lower triangle of a row x col matrix, as a {2, n} int64 tensor (row-major order).
 
 offset moves the diagonal up (> 0) or down (< 0), as in tril.]=])
@@ -1020,6 +1034,7 @@ install("new_tensor", new_tensor, [=[t:new_tensor(data [, opts]): ember.tensor(d
 -- the shared helpers, for tensor_einsum.lua
 M._fail, M._wrap_dim, M._check_tensor, M._shape_str, M._int_arg = fail, wrap_dim, check_tensor, shape_str, int_arg
 M._list_arg, M._tensor_list, M._install, M._concat = list_arg, tensor_list, install, concat_lists
+M._diagonal = diagonal   -- unwrapped, for einsum's plans
 require("ember.tensor_einsum")(M)
 
 return M
