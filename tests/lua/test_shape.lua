@@ -45,24 +45,37 @@ local function same_tensor(got, want, what)
   end
 end
 
-T.test("values match PyTorch (" .. #fx.cases .. " cases)", function()
-  local failures = {}
-  for _, c in ipairs(fx.cases) do
-    local ok, err = pcall(function()
-      local f = assert(load("return " .. c.lua, "=" .. c.lua, "t", env))
-      local got = f()
-      if c.list then
-        T.eq(type(got), "table", "a list of tensors")
-        T.eq(#got, #c.list, "number of results")
-        for i, want in ipairs(c.list) do same_tensor(got[i], want, "result " .. i) end
-      else
-        same_tensor(got, c.out, "result")
-      end
-    end)
-    if not ok then failures[#failures + 1] = c.lua .. ": " .. tostring(err) end
+-- one test per section of the generator (flip, roll, ..., einsum)
+local groups, order = {}, {}
+for _, c in ipairs(fx.cases) do
+  if not groups[c.group] then
+    groups[c.group] = {}
+    order[#order + 1] = c.group
   end
-  T.ok(#failures == 0, #failures .. " cases differ:\n  " .. table.concat(failures, "\n  "))
-end)
+  table.insert(groups[c.group], c)
+end
+
+for _, name in ipairs(order) do
+  local cases = groups[name]
+  T.test("values match PyTorch: " .. name .. " (" .. #cases .. " cases)", function()
+    local failures = {}
+    for _, c in ipairs(cases) do
+      local ok, err = pcall(function()
+        local f = assert(load("return " .. c.lua, "=" .. c.lua, "t", env))
+        local got = f()
+        if c.list then
+          T.eq(type(got), "table", "a list of tensors")
+          T.eq(#got, #c.list, "number of results")
+          for i, want in ipairs(c.list) do same_tensor(got[i], want, "result " .. i) end
+        else
+          same_tensor(got, c.out, "result")
+        end
+      end)
+      if not ok then failures[#failures + 1] = c.lua .. ": " .. tostring(err) end
+    end
+    T.ok(#failures == 0, #failures .. " cases differ:\n  " .. table.concat(failures, "\n  "))
+  end)
+end
 
 -- ----------------------------------------------------------------- views
 
