@@ -3,7 +3,8 @@
 -- repeat_interleave, diag/diagonal/diag_embed/trace, unbind, movedim,
 -- swapaxes, broadcast_to/broadcast_tensors, unflatten, the *stack family,
 -- meshgrid, view_as/reshape_as, new_*, tensor_split, tril/triu_indices,
--- kron, cartesian_prod, block_diag, atleast_*d).  einsum and tensordot live
+-- hsplit/vsplit/dsplit, ravel, kron, cartesian_prod, block_diag,
+-- atleast_*d).  einsum and tensordot live
 -- in tensor_einsum.lua, installed from here with the shared helpers.
 --
 -- Everything is written with differentiable C ops (index_select, cat,
@@ -107,14 +108,16 @@ end
 
 -- The tensors of a call that takes them as varargs or as one list.
 local function tensor_list(fname, first, ...)
-  local list
+  local list, n
   if type(first) == "table" and not is_tensor(first) then
-    list = first
+    list, n = first, #first
+  elseif first == nil and select("#", ...) == 0 then
+    list, n = {}, 0
   else
-    list = {first, ...}
+    list, n = {first, ...}, select("#", ...) + 1   -- counted: a nil argument is an error, not the end
   end
   local out = {}
-  for i = 1, #list do out[i] = check_tensor(fname, list[i], "tensor " .. i) end
+  for i = 1, n do out[i] = check_tensor(fname, list[i], "tensor " .. i) end
   if select("#", ...) > 0 and list == first then
     fail("%s: give the tensors as one list or as arguments, not both", fname)
   end
@@ -148,12 +151,6 @@ local function concat_lists(...)
     for _, v in ipairs(t) do out[#out + 1] = v end
   end
   return out
-end
-
-local function product(t)
-  local p = 1
-  for _, v in ipairs(t) do p = p * v end
-  return p
 end
 
 -- Slices dim d of x from 1-based first, every step elements, count of them:
@@ -850,6 +847,36 @@ local function tensor_split(x, ios, dim)
   return out
 end
 
+-- hsplit / vsplit / dsplit: tensor_split along dim 2 (dim 1 for 1-D), 1 or
+-- 3; a number of sections must divide the dim, as numpy's (and torch's) do
+local function split_along(fname, x, ios, d, min_dims)
+  check_tensor(fname, x)
+  if x:dim() < min_dims then
+    fail("%s: expected a tensor with at least %d dim%s (got %d)", fname, min_dims, min_dims == 1 and "" or "s", x:dim())
+  end
+  if type(ios) == "number" then
+    local k = int_arg(fname, ios, "sections")
+    if k <= 0 then fail("%s: sections must be a positive integer (got %d)", fname, k) end
+    if x:size(d) % k ~= 0 then
+      fail("%s: dim %d of size %d does not split into %d equal sections", fname, d, x:size(d), k)
+    end
+  elseif type(ios) ~= "table" then
+    fail("%s: expected a number of sections or a table of 1-based split indices (got %s)", fname, type(ios))
+  end
+  return tensor_split(x, ios, d)
+end
+
+local function hsplit(x, ios)
+  return split_along("hsplit", x, ios, is_tensor(x) and x:dim() == 1 and 1 or 2, 1)
+end
+local function vsplit(x, ios) return split_along("vsplit", x, ios, 1, 2) end
+local function dsplit(x, ios) return split_along("dsplit", x, ios, 3, 3) end
+
+local function ravel(x)
+  check_tensor("ravel", x)
+  return x:reshape(x:numel())
+end
+
 local function tri_indices(fname, lower, row, col, offset, opts)
   if type(offset) == "table" and opts == nil then offset, opts = nil, offset end
   row = int_arg(fname, row, "row")
@@ -1021,6 +1048,10 @@ A number n gives n pieces as equal as possible (the first size % n one
 longer).  A table (or int64 tensor) of 1-based indices starts a new piece
 at each index: x:tensor_split({2, 5}) gives x[1], x[2..4], x[5..] (torch's
 [1, 4]); negative indices count from the end, out-of-range ones clamp.]=], true)
+install("hsplit", hsplit, [=[t:hsplit(sections or indices): t:tensor_split along dim 2 (dim 1 for a 1-D tensor); a number must divide the dim.]=], true)
+install("vsplit", vsplit, [=[t:vsplit(sections or indices): t:tensor_split along dim 1 of a tensor with at least 2 dims; a number must divide the dim.]=], true)
+install("dsplit", dsplit, [=[t:dsplit(sections or indices): t:tensor_split along dim 3 of a tensor with at least 3 dims; a number must divide the dim.]=], true)
+install("ravel", ravel, [=[t:ravel(): the elements as a 1-D tensor (a view when the layout allows, else a copy).]=], true)
 install("tril_indices", tril_indices, [=[ember.tril_indices(row, col [, offset] [, {dtype=}]): the 1-based (row, column) indices of the lower triangle of a row x col matrix, as a {2, n} int64 tensor (row-major order).
 
 offset moves the diagonal up (> 0) or down (< 0), as in tril.]=])
