@@ -188,7 +188,18 @@ local function flip(x, dims, ...)
   local out = x
   for _, d in ipairs(todo) do
     local n = x:size(d)
-    out = out:index_select(d, ember.arange(n, 0, -1))
+    local rev = ember.arange(n, 0, -1)
+    if d == nd then
+      -- along the last dim a gather with the index broadcast over the rows
+      -- runs faster than index_select's element-by-element rows
+      local shape = out.shape
+      local ishape = {}
+      for i = 1, nd - 1 do ishape[i] = 1 end
+      ishape[nd] = n
+      out = out:gather(d, rev:view(ishape):expand(shape))
+    else
+      out = out:index_select(d, rev)
+    end
   end
   return out
 end
@@ -377,6 +388,16 @@ local function repeat_interleave(x, repeats, dim)
   merged[d] = shape[d] * r
   if #shape + 1 > MAX_DIMS then
     return src:index_select(d, interleave_index(ember.full({n}, r), n * r))
+  end
+  local post = 1
+  for i = d + 1, #shape do post = post * shape[i] end
+  if post == 1 and r > 1 and r <= 64 then
+    -- along the last dim the broadcast copy below would move r elements at
+    -- a time; r copies of the whole dim into a new trailing dim are faster
+    local u = src:unsqueeze(d + 1)
+    local pieces = {}
+    for i = 1, r do pieces[i] = u end
+    return ember.cat(pieces, d + 1):reshape(merged)
   end
   -- (.., s, ..) -> (.., s, r, ..) broadcast -> (.., s*r, ..): each slice r times in a row
   local full = concat_lists(copy_list(shape, 1, d), {r}, copy_list(shape, d + 1))
