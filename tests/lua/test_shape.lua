@@ -222,6 +222,8 @@ T.test("gradcheck: kron, tensordot, block_diag", function()
   check(function(a, b) return ember.tensordot(a, b, {{1, 3}, {3, 1}}) end, {leaf({2, 3, 4}), leaf({4, 5, 2})})
   check(function(a, b) return ember.tensordot(a, b) end, {leaf({2, 3, 4}), leaf({3, 4})})
   check(function(a, b, c) return ember.block_diag(a, b, c) end, {leaf({2, 2}), leaf({3}), leaf({1, 2})})
+  check(function(a, b) return a:t():kron(b:t()) end, {leaf({3, 2}), leaf({2, 3})})       -- non-contiguous
+  check(function(a, b) return ember.tensordot(a:t(), b, 1) end, {leaf({3, 2}), leaf({3, 4})})
 end)
 
 T.test("gradcheck: einsum", function()
@@ -253,6 +255,10 @@ T.test("gradcheck: unbind, movedim, broadcast_to, stacks, meshgrid, tensor_split
   check(function(a, b) return ember.cartesian_prod(a, b) end, {leaf({3}), leaf({2})})
   check(function(x) local p = x:tensor_split({2, 3}, 2); return p[1]:sum() * p[3] end, {leaf({2, 5})})
   check(function(x) return x:unflatten(2, {2, -1}) end, {leaf({3, 4})})
+  check(function(a, b) local p, q = ember.broadcast_tensors(a, b); return p * q:exp() end, {leaf({3, 1}), leaf({4})})
+  check(function(x) local p = x:hsplit({2}); return p[2]:sum(2) * p[1] end, {leaf({3, 4})})
+  check(function(x) return x:swapaxes(1, 3):ravel() end, {leaf({2, 3, 4})})
+  check(function(x) return ember.atleast_3d(x):diag_embed() end, {leaf({2, 3})})
 end)
 
 -- ---------------------------------------------------------------- errors
