@@ -170,9 +170,16 @@ return function(H)
       end
       P.expand(r, reg, shape)
     end
+    -- the sizes the registers have now: shared labels are at their broadcast
+    -- size; a label of one side keeps its own (it may be 1 here and
+    -- broadcast against a later operand)
+    local have = {}
+    for _, reg in ipairs({A, B}) do
+      for i, l in ipairs(reg.labels) do have[l] = reg.shape[i] end
+    end
     local function sz(list)
       local out, p = {}, 1
-      for i, l in ipairs(list) do out[i] = sizes[l]; p = p * sizes[l] end
+      for i, l in ipairs(list) do out[i] = have[l]; p = p * have[l] end
       return out, p
     end
     local bs, nb = sz(batch)
@@ -192,7 +199,7 @@ return function(H)
       P.reshape(ra, A, ashape)
       P.reshape(rb, B, concat(bshape, cs))
       P.binary(MUL, ra, rb)
-    elseif m == 1 and n == 1 then
+    elseif #rows == 0 and #cols == 0 then
       -- batched dot products: multiply and sum, rather than many 1x1 matmuls
       P.permute(ra, A, concat(batch, red))
       P.permute(rb, B, concat(batch, red))

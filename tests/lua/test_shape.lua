@@ -77,6 +77,23 @@ for _, name in ipairs(order) do
   end)
 end
 
+T.test("einsum matches PyTorch on " .. #fx.einsum_fuzz .. " random equations", function()
+  local failures = {}
+  for _, c in ipairs(fx.einsum_fuzz) do
+    local ok, err = pcall(function()
+      local ops = {}
+      for i, o in ipairs(c.ops) do ops[i] = ember.tensor(o.values, o.dtype):reshape(o.shape) end
+      same_tensor(ember.einsum(c.eq, ops), c.out, "result")
+    end)
+    if not ok then
+      local shapes = {}
+      for i, o in ipairs(c.ops) do shapes[i] = "[" .. table.concat(o.shape, ", ") .. "]" end
+      failures[#failures + 1] = c.eq .. " " .. table.concat(shapes, " ") .. ": " .. tostring(err)
+    end
+  end
+  T.ok(#failures == 0, #failures .. " equations differ:\n  " .. table.concat(failures, "\n  "))
+end)
+
 -- ----------------------------------------------------------------- views
 
 T.test("views share storage where PyTorch returns views", function()
@@ -241,6 +258,16 @@ T.test("gradcheck: einsum", function()
   check(function(a, b) return ember.einsum("ij,jk->ik", a, b) end, {leaf({3, 1}), leaf({2, 4})})   -- size-1 broadcast
   check(function(a) return ember.einsum("...ij->...ji", a) end, {leaf({2, 3, 4})})
   check(function(a, b) return ember.einsum("ij,kj->", a:t(), b) end, {leaf({3, 2}), leaf({4, 3})})
+end)
+
+T.test("gradcheck: einsum on the first 40 random equations", function()
+  for n = 1, math.min(40, #fx.einsum_fuzz) do
+    local c = fx.einsum_fuzz[n]
+    local ops = {}
+    for i, o in ipairs(c.ops) do ops[i] = ember.tensor(o.values, o.dtype):reshape(o.shape):requires_grad_() end
+    local ok, msg = ember.gradcheck(function(...) return ember.einsum(c.eq, ...) end, ops)
+    if not ok then error(c.eq .. ": " .. tostring(msg)) end
+  end
 end)
 
 T.test("gradcheck: unbind, movedim, broadcast_to, stacks, meshgrid, tensor_split, unflatten", function()
