@@ -776,6 +776,8 @@ local function block_diag(...)
     local b = t:dim() == 2 and t or t:reshape(1, t:numel())
     blocks[i] = b
     cols = cols + b:size(2)
+    -- the promoted dtype, as the core's binary ops compute it (two empty
+    -- tensors: no data touched)
     dtype = dtype and (ember.zeros({0}, {dtype = dtype}) + ember.zeros({0}, {dtype = b.dtype})).dtype or b.dtype
   end
   if #blocks == 0 then return ember.zeros(1, 0) end
