@@ -29,15 +29,31 @@ typedef struct {
     int err;
 } mn_ctx;
 
+/* without replacement: up to this many draws by selection, more by a full sort */
+#define SELECT_MAX 32
+
+typedef struct {
+    double key;
+    int64_t idx;
+} key_idx;
+
+static int cmp_key(const void *a, const void *b) {
+    const key_idx *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
 static void mn_rows(void *vc, int64_t lo, int64_t hi) {
     mn_ctx *c = vc;
     int64_t k = c->k, n = c->n;
     double *buf = malloc(sizeof(double) * (size_t)k + 8);
     int64_t *perm = malloc(sizeof(int64_t) * (size_t)k + 8);
-    if (!buf || !perm) {
+    void *scratch = !c->replacement && c->n > SELECT_MAX ? malloc(sizeof(key_idx) * (size_t)k) : NULL;
+    if (!buf || !perm || (!c->replacement && c->n > SELECT_MAX && !scratch)) {
         c->err = 1;
         free(buf);
         free(perm);
+        free(scratch);
         return;
     }
     for (int64_t r = lo; r < hi; r++) {
@@ -67,19 +83,28 @@ static void mn_rows(void *vc, int64_t lo, int64_t hi) {
                 buf[j] = p[j] > 0 ? e / p[j] : INFINITY;
                 perm[j] = j;
             }
-            for (int64_t i = 0; i < n; i++) {  /* partial selection sort: n is usually small */
-                int64_t best = i;
-                for (int64_t j = i + 1; j < k; j++)
-                    if (buf[perm[j]] < buf[perm[best]]) best = j;
-                int64_t t = perm[i];
-                perm[i] = perm[best];
-                perm[best] = t;
-                o[i] = perm[i];
+            if (n <= SELECT_MAX) {
+                for (int64_t i = 0; i < n; i++) {  /* partial selection sort: n is small */
+                    int64_t best = i;
+                    for (int64_t j = i + 1; j < k; j++)
+                        if (buf[perm[j]] < buf[perm[best]]) best = j;
+                    int64_t t = perm[i];
+                    perm[i] = perm[best];
+                    perm[best] = t;
+                    o[i] = perm[i];
+                }
+            } else {  /* many draws: sort every key (ties broken by category) */
+                key_idx *ki = (key_idx *)scratch;
+                for (int64_t j = 0; j < k; j++) ki[j] = (key_idx){buf[j], j};
+                qsort(ki, (size_t)k, sizeof *ki, cmp_key);
+                for (int64_t i = 0; i < n; i++) o[i] = ki[i].idx;
             }
         }
+        if (tn_interrupted()) break;
     }
     free(buf);
     free(perm);
+    free(scratch);
 }
 
 tn_tensor *tn_multinomial(tn_tensor *probs, int64_t n, bool replacement) {
@@ -143,10 +168,10 @@ tn_tensor *tn_multinomial(tn_tensor *probs, int64_t n, bool replacement) {
         uint64_t per_row = replacement ? (uint64_t)n : (uint64_t)k;
         mn_ctx m = {p, tn_data(out), k, n, replacement, tn_initial_seed(),
                     tn_rng_reserve(per_row * (uint64_t)rows), per_row, 0};
-        int64_t work = (replacement ? n : k * (n < 8 ? n : 8)) + 1;
-        tn_parallel_for(rows, work >= 4096 ? 1 : 4096 / work, mn_rows, &m);
-        if (m.err) {
-            tn_error("multinomial: out of memory");
+        double work = replacement ? (double)n * log2((double)k + 1) : (double)k * (n <= SELECT_MAX ? (double)n : log2((double)k));
+        tn_parallel_for(rows, work >= 4096 ? 1 : (int64_t)(4096 / (work + 1)), mn_rows, &m);
+        if (m.err || tn_interrupted()) {
+            tn_error(m.err ? "multinomial: out of memory" : "multinomial: interrupted");
             tn_release(out);
             out = NULL;
         }

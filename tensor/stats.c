@@ -625,8 +625,8 @@ tn_tensor *tn_bincount(tn_tensor *t, tn_tensor *weights, int64_t minlength, int6
 }
 
 tn_tensor *tn_histc(tn_tensor *t, int64_t bins, double lo, double hi) {
-    if (bins <= 0) {
-        tn_error("histc: bins must be > 0, got %lld", (long long)bins);
+    if (bins <= 0 || bins > ((int64_t)1 << 32)) {
+        tn_error("histc: bins must be > 0 (and at most 2^32), got %lld", (long long)bins);
         return NULL;
     }
     if (lo > hi || lo != lo || hi != hi || isinf(lo) || isinf(hi)) {
