@@ -485,18 +485,78 @@ static int row_cmp(const rows *r, int64_t a, int64_t b) {
     return 0;
 }
 
-/* stable merge sort of the permutation p[0..m) by row order */
-static void row_sort(const rows *r, int64_t *p, int64_t *tmp, int64_t m) {
-    for (int64_t w = 1; w < m; w *= 2) {
-        for (int64_t lo = 0; lo < m; lo += 2 * w) {
-            int64_t mid = lo + w < m ? lo + w : m, hi = lo + 2 * w < m ? lo + 2 * w : m;
-            int64_t a = lo, b = mid, o = lo;
-            while (a < mid && b < hi) tmp[o++] = row_cmp(r, p[b], p[a]) < 0 ? p[b++] : p[a++];
-            while (a < mid) tmp[o++] = p[a++];
-            while (b < hi) tmp[o++] = p[b++];
-        }
-        memcpy(p, tmp, sizeof *p * (size_t)m);
+/* Stable sort of the permutation p[0..m) by keys: insertion sort of runs
+ * of 16, then bottom-up merges ping-ponging between p and tmp.  `LESS(a, b)`
+ * compares positions a and b (indices into the keys). */
+#define KEYSORT_RUN 16
+#define DEF_KEYSORT(name, CTX, LESS)                                               \
+    static void name(CTX c, int64_t *p, int64_t *tmp, int64_t m) {                 \
+        for (int64_t lo = 0; lo < m; lo += KEYSORT_RUN) {                          \
+            int64_t hi = lo + KEYSORT_RUN < m ? lo + KEYSORT_RUN : m;              \
+            for (int64_t i = lo + 1; i < hi; i++) {                                \
+                int64_t v = p[i], j = i;                                           \
+                for (; j > lo && LESS(c, v, p[j - 1]); j--) p[j] = p[j - 1];       \
+                p[j] = v;                                                          \
+            }                                                                      \
+        }                                                                          \
+        int64_t *src = p, *dst = tmp;                                              \
+        for (int64_t w = KEYSORT_RUN; w < m; w *= 2) {                             \
+            for (int64_t lo = 0; lo < m; lo += 2 * w) {                            \
+                int64_t mid = lo + w < m ? lo + w : m, hi = lo + 2 * w < m ? lo + 2 * w : m; \
+                int64_t a = lo, b = mid, o = lo;                                   \
+                while (a < mid && b < hi) dst[o++] = LESS(c, src[b], src[a]) ? src[b++] : src[a++]; \
+                while (a < mid) dst[o++] = src[a++];                               \
+                while (b < hi) dst[o++] = src[b++];                                \
+            }                                                                      \
+            int64_t *t_ = src;                                                     \
+            src = dst;                                                             \
+            dst = t_;                                                              \
+        }                                                                          \
+        if (src != p) memcpy(p, src, sizeof *p * (size_t)m);                       \
     }
+/* one key per row (the flat case): typed comparisons, NaN last */
+#define LESS_D(c, a, b) ((c)[a] < (c)[b] || ((c)[a] == (c)[a] && (c)[b] != (c)[b]))
+#define LESS_I(c, a, b) ((c)[a] < (c)[b])
+#define LESS_ROW(c, a, b) (row_cmp(c, a, b) < 0)
+DEF_KEYSORT(keysort_d, const double *, LESS_D)
+DEF_KEYSORT(keysort_i, const int64_t *, LESS_I)
+DEF_KEYSORT(keysort_rows, const rows *, LESS_ROW)
+
+static void row_sort(const rows *r, int64_t *p, int64_t *tmp, int64_t m) {
+    if (r->w == 1 && r->kd) keysort_d(r->kd, p, tmp, m);
+    else if (r->w == 1) keysort_i(r->ki, p, tmp, m);
+    else keysort_rows(r, p, tmp, m);
+}
+
+/* Sorted unique of integer keys with a small range, by counting: O(m + range).
+ * Fills grp_first / grp_count / inverse as the sorting path does; returns the
+ * number of groups, or -1 when the range is too wide (or memory is short). */
+static int64_t unique_by_counting(const int64_t *k, int64_t m, int64_t *grp_first, int64_t *grp_count,
+                                  int64_t *iv) {
+    if (m == 0) return -1;
+    int64_t lo = k[0], hi = k[0];
+    for (int64_t i = 1; i < m; i++) {
+        lo = k[i] < lo ? k[i] : lo;
+        hi = k[i] > hi ? k[i] : hi;
+    }
+    uint64_t range = (uint64_t)hi - (uint64_t)lo + 1;  /* unsigned: no overflow */
+    if (range == 0 || range > (uint64_t)m * 2 + 1024) return -1;
+    int64_t *slot = calloc((size_t)range, sizeof *slot);
+    if (!slot) return -1;
+    for (int64_t i = 0; i < m; i++) slot[(uint64_t)k[i] - (uint64_t)lo]++;
+    int64_t ng = 0;
+    for (uint64_t v = 0; v < range; v++)
+        if (slot[v]) {
+            grp_count[ng] = slot[v];
+            slot[v] = ++ng;  /* rank + 1 */
+        }
+    for (int64_t i = 0; i < m; i++) {
+        int64_t g = slot[(uint64_t)k[i] - (uint64_t)lo] - 1;
+        iv[i] = g;
+        grp_first[g] = i;
+    }
+    free(slot);
+    return ng;
 }
 
 int tn_unique(tn_tensor *t, int dim, bool consecutive, tn_tensor **values, tn_tensor **inverse,
@@ -530,21 +590,25 @@ int tn_unique(tn_tensor *t, int dim, bool consecutive, tn_tensor **values, tn_te
     int rc = -1;
     if (!k || !p) goto done;
     rows r = {fkey ? tn_data(k) : NULL, fkey ? NULL : tn_data(k), w};
-    for (int64_t i = 0; i < m; i++) p[i] = i;
-    if (!consecutive) row_sort(&r, p, p + m, m);
-    /* groups: runs of equal rows in p order */
-    int64_t *grp_first = p + m, *grp_count = p + 2 * m, ng = 0;
+    int64_t *grp_first = p + m, *grp_count = p + 2 * m, ng = -1;
     int64_t ishape = d < 0 ? t->numel : m;
     inv = tn_empty(TN_INT64, d < 0 ? t->ndim : 1, d < 0 ? t->shape : &ishape);
     if (!inv) goto done;
     int64_t *iv = tn_data(inv);
-    for (int64_t i = 0; i < m; i++) {
-        if (i == 0 || row_cmp(&r, p[i], p[i - 1]) != 0) {
-            grp_first[ng] = p[i];
-            grp_count[ng++] = 0;
+    if (!consecutive && !fkey && w == 1) ng = unique_by_counting(r.ki, m, grp_first, grp_count, iv);
+    if (ng < 0) {
+        for (int64_t i = 0; i < m; i++) p[i] = i;
+        if (!consecutive) row_sort(&r, p, p + m, m);
+        /* groups: runs of equal rows in p order */
+        ng = 0;
+        for (int64_t i = 0; i < m; i++) {
+            if (i == 0 || row_cmp(&r, p[i], p[i - 1]) != 0) {
+                grp_first[ng] = p[i];
+                grp_count[ng++] = 0;
+            }
+            grp_count[ng - 1]++;
+            iv[p[i]] = ng - 1;
         }
-        grp_count[ng - 1]++;
-        iv[p[i]] = ng - 1;
     }
     rep = tn_from_data(TN_INT64, 1, &ng, grp_first);
     cnt = tn_from_data(TN_INT64, 1, &ng, grp_count);
@@ -584,8 +648,8 @@ tn_tensor *tn_bincount(tn_tensor *t, tn_tensor *weights, int64_t minlength, int6
                  tn_shape_str(t->shape, t->ndim, b1, sizeof b1));
         return NULL;
     }
-    if (minlength < 0) {
-        tn_error("bincount: minlength must be >= 0, got %lld", (long long)minlength);
+    if (minlength < 0 || minlength > ((int64_t)1 << 32)) {
+        tn_error("bincount: minlength must be >= 0 (and at most 2^32), got %lld", (long long)minlength);
         return NULL;
     }
     if (weights && (weights->ndim != 1 || weights->shape[0] != t->shape[0])) {
@@ -594,33 +658,49 @@ tn_tensor *tn_bincount(tn_tensor *t, tn_tensor *weights, int64_t minlength, int6
                  tn_shape_str(t->shape, t->ndim, b2, sizeof b2));
         return NULL;
     }
+    tn_tensor *c = contig_as(t, TN_INT64), *wc = c && weights ? contig_as(weights, TN_FLOAT64) : NULL;
+    if (!c || (weights && !wc)) {
+        tn_release(c);
+        return NULL;
+    }
+    const int64_t *x = tn_data(c);
     int64_t n = t->shape[0], len = minlength;
+    tn_tensor *out = NULL;
     for (int64_t i = 0; i < n; i++) {
-        int64_t v = tn_get_flat_i64(t, i);
+        int64_t v = x[i];
         if (v < first) {
             tn_error("bincount: values must be >= %lld, got %lld at position %lld", (long long)first,
                      (long long)v, (long long)i + 1);
-            return NULL;
+            goto done;
         }
         if (v - first >= ((int64_t)1 << 32)) {  /* first is 0 or 1: no overflow */
             tn_error("bincount: the value %lld needs too many bins", (long long)v);
-            return NULL;
+            goto done;
         }
         if (v - first + 1 > len) len = v - first + 1;
     }
     tn_dtype odt = !weights ? TN_INT64 : weights->dtype == TN_FLOAT32 ? TN_FLOAT32 : TN_FLOAT64;
-    tn_tensor *out = tn_zeros(odt, 1, &len);
-    if (!out) return NULL;
+    out = tn_zeros(odt, 1, &len);
+    if (!out) goto done;
     if (!weights) {
         int64_t *o = tn_data(out);
-        for (int64_t i = 0; i < n; i++) o[tn_get_flat_i64(t, i) - first]++;
-    } else {
-        void *o = tn_data(out);
-        for (int64_t i = 0; i < n; i++) {
-            int64_t v = tn_get_flat_i64(t, i) - first;
-            tn_store(odt, o, v, tn_load(odt, o, v) + tn_get_flat(weights, i));
+        for (int64_t i = 0; i < n; i++) o[x[i] - first]++;
+    } else {  /* sums in double, rounded once */
+        const double *wv = tn_data(wc);
+        double *acc = calloc((size_t)len + 1, sizeof *acc);
+        if (!acc) {
+            tn_error("bincount: out of memory");
+            tn_release(out);
+            out = NULL;
+            goto done;
         }
+        for (int64_t i = 0; i < n; i++) acc[x[i] - first] += wv[i];
+        for (int64_t k = 0; k < len; k++) tn_store(odt, tn_data(out), k, acc[k]);
+        free(acc);
     }
+done:
+    tn_release(c);
+    tn_release(wc);
     return out;
 }
 
