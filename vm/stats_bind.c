@@ -153,7 +153,7 @@ static int l_histc(lua_State *L) {
 }
 
 static int l_searchsorted(lua_State *L) {
-    static const char *const allowed[] = {"right", NULL};
+    static const char *const allowed[] = {"right", "side", NULL};
     tn_tensor *s = vm_check_tensor(L, 1);
     bool right = false;
     if (lua_isboolean(L, 3)) {
@@ -161,6 +161,14 @@ static int l_searchsorted(lua_State *L) {
     } else {
         check_opts(L, 3, "searchsorted", allowed);
         right = lt_opt_bool(L, 3, "right", false);
+        if (lua_type(L, 3) == LUA_TTABLE && lua_getfield(L, 3, "side") != LUA_TNIL) {  /* PyTorch's side= */
+            const char *side = lua_tostring(L, -1);
+            if (!side || (strcmp(side, "left") != 0 && strcmp(side, "right") != 0))
+                return luaL_error(L, "searchsorted: side must be \"left\" or \"right\"");
+            if (right && strcmp(side, "left") == 0)
+                return luaL_error(L, "searchsorted: right=true and side=\"left\" contradict each other");
+            right = strcmp(side, "right") == 0;
+        }
     }
     vm_prepare_args(L, 2, 2, "searchsorted");
     tn_tensor *v = vm_to_tensor(L, 2, "searchsorted");
@@ -232,7 +240,7 @@ static const lt_reg stats_fns[] = {
     {"unique_consecutive", l_unique_consecutive, "t:unique_consecutive([{return_inverse=, return_counts=, dim=}]): collapses runs of equal consecutive values (or slices along dim); inverse indices are 1-based."},
     {"bincount", l_bincount, "ember.bincount(labels [, weights [, minlength]]): out[i] counts (or sums the weights of) the elements equal to i, for 1-based labels 1..n (as one_hot; PyTorch counts from 0, so ember.bincount(x + 1) gives torch.bincount(x)). Length max(max(labels), minlength)."},
     {"histc", l_histc, "t:histc([bins=100 [, min=0 [, max=0]]]): histogram of bins equal-width bins over [min, max] (min == max: the data's range); values outside are ignored."},
-    {"searchsorted", l_searchsorted, "ember.searchsorted(sorted, values [, {right=false}]): 1-based insertion points keeping the last dim of sorted in order: the first position i with sorted[i] >= v (right: > v), n + 1 past the end (PyTorch's answer + 1)."},
+    {"searchsorted", l_searchsorted, "ember.searchsorted(sorted, values [, {right=false} or {side='left'|'right'}]): 1-based insertion points keeping the last dim of sorted in order: the first position i with sorted[i] >= v (right: > v), n + 1 past the end (PyTorch's answer + 1)."},
     {"multinomial", l_multinomial, "ember.multinomial(probs, n [, {replacement=false}]): n 1-based category draws per row of 1-D or 2-D nonnegative weights (need not sum to 1), following ember.manual_seed."},
     {"bernoulli", l_bernoulli, "ember.bernoulli(p) or ember.bernoulli(t, p): 1 with probability p (per element of the tensor p, or the number p over t's shape), else 0."},
     {"bernoulli_", l_bernoulli_, "t:bernoulli_([p=0.5]): fills t in place with 1 with probability p (a number or a tensor broadcast to t), else 0."},

@@ -294,6 +294,7 @@ local function isclose(a, b, opts, op)
   local rtol, atol, equal_nan = close_opts(opts, op)
   a = is_tensor(a) and a or ember.tensor(a)
   b = is_tensor(b) and b or ember.tensor(b)
+  if a.dtype == "bool" and b.dtype == "bool" then return a:eq(b) end
   return ember.no_grad(function()
     -- a == b covers equal infinities; (x - x) == 0 is "finite", so that
     -- inf is never close to a finite number through rtol * |inf|
