@@ -300,7 +300,8 @@ typedef struct {
     const void *x;
     int64_t *ix;
     bool fkey, is_max;
-    int64_t keep;  /* mode: output line stride (1: keepdim-less results are contiguous) */
+    int64_t keep;  /* kth_lines: the rank k */
+    int kind;      /* kth_lines: 0 k-th, 1 median, 2 nanmedian */
     int err;
 } cm_ctx;
 
@@ -423,12 +424,16 @@ static void mode_lines(void *vc, int64_t lo, int64_t hi) {
     free(buf);
 }
 
-int tn_mode(tn_tensor *t, int dim, bool keepdim, tn_tensor **values, tn_tensor **indices) {
+/* Runs `fn` (one 0-based index per line into c->ix) over the lines of t
+ * along dim, then reads the values there (through gather: autograd) and
+ * drops the dim unless keepdim. */
+static int pick_per_line(tn_tensor *t, int dim, bool keepdim, tn_range_fn fn, int64_t k, int kind,
+                         tn_tensor **values, tn_tensor **indices, const char *op) {
     *values = *indices = NULL;
-    int d = check_dim(t, dim, "mode");
+    int d = check_dim(t, dim, op);
     if (d < 0) return -1;
     if (t->ndim && t->shape[d] == 0) {
-        tn_error("mode: dim %d has size 0: no mode of an empty line", d + 1);
+        tn_error("%s: dim %d has size 0: nothing to pick from an empty line", op, d + 1);
         return -1;
     }
     bool fkey = tn_dtype_is_float(t->dtype);
@@ -440,15 +445,15 @@ int tn_mode(tn_tensor *t, int dim, bool keepdim, tn_tensor **values, tn_tensor *
     tn_tensor *ix = c ? tn_empty(TN_INT64, t->ndim, shape) : NULL;
     int err = 0;
     if (ix) {
-        cm_ctx s = {.x = tn_data(c), .ix = tn_data(ix), .fkey = fkey};
+        cm_ctx s = {.x = tn_data(c), .ix = tn_data(ix), .fkey = fkey, .keep = k, .kind = kind};
         lgeom_init(&s.g, c, d);
-        lrun(&s.g, mode_lines, &s);
+        lrun(&s.g, fn, &s);
         err = s.err;
     }
     tn_release(c);
     if (!ix || err) {
         tn_release(ix);
-        if (err) tn_error("mode: out of memory");
+        if (err) tn_error("%s: out of memory", op);
         return -1;
     }
     if (values_at(t, d, ix, values, indices) < 0) return -1;
@@ -465,6 +470,121 @@ int tn_mode(tn_tensor *t, int dim, bool keepdim, tn_tensor **values, tn_tensor *
         }
     }
     return 0;
+}
+
+int tn_mode(tn_tensor *t, int dim, bool keepdim, tn_tensor **values, tn_tensor **indices) {
+    return pick_per_line(t, dim, keepdim, mode_lines, 0, 0, values, indices, "mode");
+}
+
+/* ---------- order statistics by selection ---------- */
+
+/* (key, position) pairs: ordering by key, NaN last, then by position, so
+ * the k-th pair is the k-th element of the stable sort (sort.c's order). */
+typedef struct {
+    double k;
+    int64_t i;
+} pair_d;
+typedef struct {
+    int64_t k, i;
+} pair_i;
+
+static inline bool pless_d(const pair_d *a, const pair_d *b) {
+    bool an = a->k != a->k, bn = b->k != b->k;
+    if (an || bn) return an && bn ? a->i < b->i : bn;
+    return a->k < b->k || (a->k == b->k && a->i < b->i);
+}
+static inline bool pless_i(const pair_i *a, const pair_i *b) {
+    return a->k < b->k || (a->k == b->k && a->i < b->i);
+}
+
+/* Hoare quickselect with a median-of-three pivot: moves the k-th smallest
+ * pair to a[k] (all pairs are distinct, so partitions always shrink). */
+#define DEF_QSELECT(name, PT, LESS)                                                \
+    static void name(PT *a, int64_t n, int64_t k) {                                \
+        int64_t lo = 0, hi = n - 1;                                                \
+        while (hi > lo) {                                                          \
+            int64_t mid = lo + (hi - lo) / 2;                                      \
+            PT t;                                                                  \
+            if (LESS(&a[mid], &a[lo])) { t = a[mid]; a[mid] = a[lo]; a[lo] = t; }  \
+            if (LESS(&a[hi], &a[lo])) { t = a[hi]; a[hi] = a[lo]; a[lo] = t; }     \
+            if (LESS(&a[hi], &a[mid])) { t = a[hi]; a[hi] = a[mid]; a[mid] = t; }  \
+            PT pv = a[mid];                                                        \
+            int64_t i = lo, j = hi;                                                \
+            while (i <= j) {                                                       \
+                while (LESS(&a[i], &pv)) i++;                                      \
+                while (LESS(&pv, &a[j])) j--;                                      \
+                if (i <= j) {                                                      \
+                    t = a[i]; a[i] = a[j]; a[j] = t;                               \
+                    i++;                                                           \
+                    j--;                                                           \
+                }                                                                  \
+            }                                                                      \
+            if (k <= j) hi = j;                                                    \
+            else if (k >= i) lo = i;                                               \
+            else break;                                                            \
+        }                                                                          \
+    }
+DEF_QSELECT(qselect_d, pair_d, pless_d)
+DEF_QSELECT(qselect_i, pair_i, pless_i)
+
+/* kind 0: the k-th smallest (c->keep = k, 0-based); 1: the lower median,
+ * NaN when the line holds one (at the first NaN, as the sort would put it);
+ * 2: the lower median of the non-NaN entries (nanmedian). */
+static void kth_lines(void *vc, int64_t lo, int64_t hi) {
+    cm_ctx *c = vc;
+    int64_t n = c->g.n, in = c->g.inner;
+    void *buf = malloc((size_t)n * sizeof(pair_d) + 16);
+    if (!buf) {
+        c->err = 1;
+        return;
+    }
+    for (int64_t l = lo; l < hi && !tn_interrupted(); l++) {
+        int64_t b = lbase(&c->g, l), k = c->keep;
+        if (c->fkey) {
+            const double *x = c->x;
+            pair_d *a = buf;
+            int64_t nnan = 0;
+            for (int64_t j = 0; j < n; j++) {
+                a[j] = (pair_d){x[b + j * in], j};
+                nnan += a[j].k != a[j].k;
+            }
+            int64_t valid = n - nnan;
+            if (c->kind == 1) k = nnan ? valid : (n - 1) / 2;
+            else if (c->kind == 2) k = valid ? (valid - 1) / 2 : 0;
+            qselect_d(a, n, k);
+            c->ix[l] = a[k].i;
+        } else {
+            const int64_t *x = c->x;
+            pair_i *a = buf;
+            for (int64_t j = 0; j < n; j++) a[j] = (pair_i){x[b + j * in], j};
+            if (c->kind) k = (n - 1) / 2;
+            qselect_i(a, n, k);
+            c->ix[l] = a[k].i;
+        }
+    }
+    free(buf);
+}
+
+int tn_kthvalue(tn_tensor *t, int64_t k, int dim, bool keepdim, tn_tensor **values, tn_tensor **indices) {
+    int d = check_dim(t, dim, "kthvalue");
+    if (d < 0) {
+        *values = *indices = NULL;
+        return -1;
+    }
+    int64_t n = t->ndim ? t->shape[d] : 1;
+    if (k < 0 || k >= n) {
+        *values = *indices = NULL;
+        tn_error("kthvalue: k (%lld) is out of range for dim %d of size %lld", (long long)k + 1, d + 1,
+                 (long long)n);
+        return -1;
+    }
+    return pick_per_line(t, d, keepdim, kth_lines, k, 0, values, indices, "kthvalue");
+}
+
+int tn_median_dim(tn_tensor *t, int dim, bool keepdim, bool ignore_nan, tn_tensor **values,
+                  tn_tensor **indices) {
+    return pick_per_line(t, dim, keepdim, kth_lines, 0, ignore_nan ? 2 : 1, values, indices,
+                         ignore_nan ? "nanmedian" : "median");
 }
 
 /* ===================== unique / unique_consecutive ===================== */

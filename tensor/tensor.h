@@ -283,6 +283,12 @@ int tn_cummax(tn_tensor *t, int dim, tn_tensor **values, tn_tensor **indices);
 int tn_cummin(tn_tensor *t, int dim, tn_tensor **values, tn_tensor **indices);
 /* Most frequent value along dim (smallest on ties) and its last 0-based index. */
 int tn_mode(tn_tensor *t, int dim, bool keepdim, tn_tensor **values, tn_tensor **indices);
+/* k-th smallest (k 0-based) along dim, and the lower median (NaN when a NaN
+ * is present; ignore_nan: of the non-NaN entries), by selection: values and
+ * 0-based indices, the elements a stable sort would put at that rank. */
+int tn_kthvalue(tn_tensor *t, int64_t k, int dim, bool keepdim, tn_tensor **values, tn_tensor **indices);
+int tn_median_dim(tn_tensor *t, int dim, bool keepdim, bool ignore_nan, tn_tensor **values,
+                  tn_tensor **indices);
 /* Sorted distinct values (consecutive: distinct runs, in order) of the
  * flattened tensor (dim TN_ALL_DIMS) or of the slices along dim; inverse
  * (0-based group of each element / slice) and counts per group.  All three

@@ -1,9 +1,10 @@
 /*
  * stats_bind.c: Lua bindings of tensor/stats.c and tensor/sample.c: the
  * scans cumprod, logcumsumexp, cummax, cummin; mode, unique,
- * unique_consecutive, bincount, histc, searchsorted; the samplers
+ * unique_consecutive, kthvalue, median, nanmedian, bincount, histc,
+ * searchsorted; the samplers
  * multinomial, bernoulli, bernoulli_, poisson.  Each is both a method and a
- * module function.  Statistics composed from other ops (median, quantile,
+ * module function.  Statistics composed from other ops (quantile,
  * nansum, allclose, ...) live in lua/ember/stats.lua.
  *
  * Index conventions (the 1-based world starts here): dims are 1-based;
@@ -96,6 +97,44 @@ static int l_mode(lua_State *L) {
     lt_push_index(L, ix, "mode");
     return 2;
 }
+
+/* ---------- order statistics ---------- */
+
+static int l_kthvalue(lua_State *L) {
+    tn_tensor *t = vm_check_tensor(L, 1);
+    lua_Integer k = luaL_checkinteger(L, 2);
+    int d = dim_or(L, 3, t, last_dim(t), "kthvalue");
+    tn_tensor *v, *ix;
+    /* k is 1-based; 0 becomes -1, which the core reports as out of range */
+    if (tn_kthvalue(t, k - 1, d, lua_toboolean(L, 4), &v, &ix) < 0) return vm_error(L, "kthvalue");
+    vm_push_tensor(L, v);
+    lt_push_index(L, ix, "kthvalue");
+    return 2;
+}
+
+static int median_common(lua_State *L, bool ignore_nan) {
+    const char *op = ignore_nan ? "nanmedian" : "median";
+    tn_tensor *t = vm_check_tensor(L, 1), *v, *ix;
+    if (lua_isnoneornil(L, 2)) {  /* over everything: the value only */
+        if (t->numel == 0) return luaL_error(L, "%s: the tensor is empty", op);
+        int64_t all = -1;
+        tn_tensor *flat = tn_reshape(t, 1, &all);
+        if (!flat) return vm_error(L, op);
+        int rc = tn_median_dim(flat, 0, false, ignore_nan, &v, &ix);
+        tn_release(flat);
+        if (rc < 0) return vm_error(L, op);
+        tn_release(ix);
+        vm_push_tensor(L, v);
+        return 1;
+    }
+    int d = dim_or(L, 2, t, 0, op);
+    if (tn_median_dim(t, d, lua_toboolean(L, 3), ignore_nan, &v, &ix) < 0) return vm_error(L, op);
+    vm_push_tensor(L, v);
+    lt_push_index(L, ix, op);
+    return 2;
+}
+static int l_median(lua_State *L) { return median_common(L, false); }
+static int l_nanmedian(lua_State *L) { return median_common(L, true); }
 
 /* ---------- unique ---------- */
 
@@ -236,6 +275,9 @@ static const lt_reg stats_fns[] = {
     {"cummax", l_cummax, "t:cummax(dim): running maxima along dim and their 1-based indices (ties: the later index; NaN propagates)."},
     {"cummin", l_cummin, "t:cummin(dim): running minima along dim and their 1-based indices (ties: the later index; NaN propagates)."},
     {"mode", l_mode, "t:mode([dim=-1 [, keepdim]]): the most frequent value along dim (the smallest on ties) and the 1-based index of its last occurrence."},
+    {"kthvalue", l_kthvalue, "t:kthvalue(k [, dim=-1 [, keepdim]]): the k-th smallest value along dim (k 1-based; NaN sorts last) and its 1-based index; differentiable."},
+    {"median", l_median, "t:median([dim [, keepdim]]): the lower median (of an even count the smaller middle value, as PyTorch), NaN when a NaN is present; over everything a 0-dim tensor, along dim also the 1-based indices. Differentiable."},
+    {"nanmedian", l_nanmedian, "t:nanmedian([dim [, keepdim]]): the lower median ignoring NaNs (NaN only for an all-NaN line); along dim also the 1-based indices. Differentiable."},
     {"unique", l_unique, "t:unique([{return_inverse=, return_counts=, dim=}]): the sorted distinct values (or slices along dim), then, when asked, the 1-based group of every element and the count of every value. Always sorted (sorted=false is accepted and ignored)."},
     {"unique_consecutive", l_unique_consecutive, "t:unique_consecutive([{return_inverse=, return_counts=, dim=}]): collapses runs of equal consecutive values (or slices along dim); inverse indices are 1-based."},
     {"bincount", l_bincount, "ember.bincount(labels [, weights [, minlength]]): out[i] counts (or sums the weights of) the elements equal to i, for 1-based labels 1..n (as one_hot; PyTorch counts from 0, so ember.bincount(x + 1) gives torch.bincount(x)). Length max(max(labels), minlength)."},

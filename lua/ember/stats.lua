@@ -1,11 +1,12 @@
 -- ember.stats: statistics composed from the core's ops, so they need no
 -- backward rule of their own (autograd flows through sort/gather/where):
--- argsort, median, nanmedian, kthvalue, quantile, nanquantile,
+-- argsort, quantile, nanquantile,
 -- count_nonzero, aminmax, var_mean, std_mean, nansum, nanmean, isclose,
 -- allclose, equal, and the creation helpers normal, randint_like,
 -- logspace.  Loaded by ember.init; each function is set both as
 -- ember.f(x, ...) and as the tensor method x:f(...).  (The C-backed
--- statistics, cumprod ... multinomial, are in vm/stats_bind.c.)
+-- statistics, cumprod, median, kthvalue, mode, unique ... multinomial,
+-- are in vm/stats_bind.c.)
 --
 -- Conventions as everywhere in ember: dims and returned indices are
 -- 1-based, negative dims count from the end.
@@ -62,78 +63,11 @@ def("argsort", function(x, dim, descending)
 end, "t:argsort([dim=-1] [, descending or {descending=}]) -> int64 tensor\n\n" ..
   "The 1-based indices that sort t along dim (a stable sort; NaN sorts last, or first when descending).")
 
--- values and indices of the k-th smallest per line (k a tensor of 1-based
--- positions in the sorted line, shaped as x with dim d of size 1)
-local function pick_sorted(x, d, k, keepdim)
-  local sv, si = x:sort(d)
-  local v, i = sv:gather(d, k), si:gather(d, k)
-  if not keepdim then v, i = v:squeeze(d), i:squeeze(d) end
-  return v, i
-end
-
 local function keep_shape(x, d)
   local s = x:size()
   s[d] = 1
   return s
 end
-
-def("kthvalue", function(x, k, dim, keepdim)
-  check_tensor(x, "kthvalue")
-  if math.type(k) ~= "integer" then error("kthvalue: k must be an integer, got " .. tostring(k), 2) end
-  local was0 = x:dim() == 0
-  if was0 then x, keepdim = x:reshape(1), false end
-  local d = wrap_dim(x, dim or -1, "kthvalue")
-  local n = x:size(d)
-  if k < 1 or k > n then
-    error(string.format("kthvalue: k (%d) is out of range for dim %d of size %d", k, d, n), 2)
-  end
-  return pick_sorted(x, d, ember.full(keep_shape(x, d), k), keepdim)
-end, "t:kthvalue(k [, dim=-1 [, keepdim]]) -> values, indices\n\n" ..
-  "The k-th smallest value along dim (k is 1-based) and its 1-based index; differentiable.")
-
--- median along dim d: the lower median; ignore_nan skips NaNs (nanmedian),
--- otherwise a line holding NaN gives NaN (at the index of a NaN, as PyTorch)
-local function median_dim(x, d, keepdim, ignore_nan, op)
-  local n = x:size(d)
-  if n == 0 then error(string.format("%s: dim %d has size 0: no median of an empty line", op, d), 3) end
-  local k
-  if is_float(x) then
-    local nnan = x:isnan():sum(d, true)
-    local valid = nnan * -1 + n
-    if ignore_nan then
-      -- (valid - 1) // 2 + 1, and 1 for an all-NaN line (whose value is NaN)
-      k = ((valid - 1):double() / 2):floor():long():clamp(0, nil) + 1
-    else
-      k = ember.where(nnan:gt(0), valid + 1, (n - 1) // 2 + 1)
-    end
-  else
-    k = ember.full(keep_shape(x, d), (n - 1) // 2 + 1)
-  end
-  return pick_sorted(x, d, k, keepdim)
-end
-
-local function median_common(op, ignore_nan)
-  return function(x, dim, keepdim)
-    check_tensor(x, op)
-    if dim == nil or type(dim) == "table" and dim.dim == nil then
-      if x:numel() == 0 then error(op .. ": the tensor is empty", 2) end
-      return (median_dim(x:reshape(-1), 1, false, ignore_nan, op))
-    end
-    local kd
-    dim, kd = dim_args(dim, keepdim)
-    local was0 = x:dim() == 0
-    if was0 then x, kd = x:reshape(1), false end
-    return median_dim(x, wrap_dim(x, dim, op), kd, ignore_nan, op)
-  end
-end
-
-def("median", median_common("median", false),
-  "t:median([dim [, keepdim]]) -> value, or values, indices along dim\n\n" ..
-  "The lower median (of an even count, the smaller middle value, as PyTorch); NaN if a NaN is present. " ..
-  "Without dim a 0-dim tensor over all elements; along dim also the 1-based indices. Differentiable.")
-def("nanmedian", median_common("nanmedian", true),
-  "t:nanmedian([dim [, keepdim]]) -> value, or values, indices along dim\n\n" ..
-  "The lower median ignoring NaNs (NaN only for an all-NaN line); along dim also the 1-based indices.")
 
 local interpolations = {linear = true, lower = true, higher = true, midpoint = true, nearest = true}
 

@@ -2,7 +2,7 @@
  * test_stats.c: Check suite for tensor/stats.c and tensor/sample.c: the
  * scans (cumprod, logcumsumexp, cummax/cummin) along each dim of 3-D and
  * transposed inputs against a naive reference, their gradients by finite
- * differences (cumprod with zeros), mode, unique, bincount, histc and
+ * differences (cumprod with zeros), kthvalue, median, mode, unique, bincount, histc and
  * searchsorted against PyTorch's values (0-based here: the C core's
  * convention), error messages, and the samplers: bit-identical draws with
  * 1 and 2 threads, frequencies within 4 sigma, draws without replacement
@@ -224,6 +224,39 @@ START_TEST(test_bincount_histc_searchsorted) {
 }
 END_TEST
 
+START_TEST(test_kthvalue_median) {
+    tn_tensor *v = T2(TN_FLOAT32, 3, 5, {3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9}), *m, *mi;
+    ck_assert_int_eq(tn_median_dim(v, 1, false, false, &m, &mi), 0);
+    EXPECT(m, 0, {3, 5, 8});
+    EXPECT(mi, 0, {0, 3, 1});
+    tn_release(m);
+    tn_release(mi);
+    ck_assert_int_eq(tn_kthvalue(v, 3, -1, true, &m, &mi), 0);
+    EXPECT_SHAPE(m, 3, 1);
+    EXPECT(m, 0, {4, 6, 9});
+    EXPECT(mi, 0, {2, 2, 2});
+    tn_release(m);
+    tn_release(mi);
+    tn_tensor *r;
+    ck_assert_int_eq(tn_kthvalue(v, 5, 1, false, &m, &r), -1);
+    ck_assert(strstr(tn_last_error(), "k (6) is out of range for dim 2 of size 5") != NULL);
+    tn_release(v);
+    /* NaN: median gives it (at the first NaN), nanmedian skips it */
+    tn_tensor *n = T1(TN_FLOAT64, 5, {2, NAN, 1, NAN, 0});
+    ck_assert_int_eq(tn_median_dim(n, 0, false, false, &m, &mi), 0);
+    ck_assert(isnan(tn_item(m)));
+    ck_assert_int_eq(tn_get_flat_i64(mi, 0), 1);
+    tn_release(m);
+    tn_release(mi);
+    ck_assert_int_eq(tn_median_dim(n, 0, false, true, &m, &mi), 0);
+    EXPECT(m, 0, {1});
+    EXPECT(mi, 0, {2});
+    tn_release(m);
+    tn_release(mi);
+    tn_release(n);
+}
+END_TEST
+
 /* ---------- samplers ---------- */
 
 START_TEST(test_samplers_thread_invariant) {
@@ -289,6 +322,7 @@ static void add_tests(TCase *tc) {
     tcase_add_test(tc, test_cumprod_int_and_zeros);
     tcase_add_test(tc, test_scan_gradients);
     tcase_add_test(tc, test_mode_unique);
+    tcase_add_test(tc, test_kthvalue_median);
     tcase_add_test(tc, test_bincount_histc_searchsorted);
     tcase_add_test(tc, test_samplers_thread_invariant);
     tcase_add_test(tc, test_multinomial_statistics);

@@ -101,6 +101,7 @@ T.test("cummax / cummin: values and 1-based indices, ties, NaN (PyTorch)", funct
   x:cummax(1):sum():backward()
   same(x.grad, {2, 0, 1})
   check(function(t) return (t:cummin(2)) end, {leaf({3, 5})})
+  check(function(t) return (t:t():cummax(2)) end, {leaf({4, 3})})
   T.raises(function() v:cummax(3) end, "cummax")
 end)
 
@@ -152,6 +153,32 @@ T.test("median, nanmedian, kthvalue (PyTorch)", function()
   T.raises(function() v:kthvalue(0) end, "kthvalue")
   T.raises(function() v:median(4) end, "median: dim 4 is out of range")
   T.raises(function() ember.zeros(0):median() end, "median")
+end)
+
+T.test("kthvalue and median pick what a stable sort puts at that rank (ties, NaN, each dim)", function()
+  ember.manual_seed(4)
+  local x = ember.randint(0, 5, {6, 7, 9}):double()
+  x[{2, {}, 3}] = 0 / 0
+  for d = 1, 3 do
+    local sv, si = x:sort(d)
+    local n = x:size(d)
+    for _, k in ipairs({1, 3, n}) do
+      local v, i = x:kthvalue(k, d)
+      T.ok(ember.equal(i, si:select(d, k)), "kthvalue indices, dim " .. d .. ", k " .. k)
+      T.ok(ember.allclose(v, sv:select(d, k), {equal_nan = true}), "kthvalue values")
+    end
+    local clean = ember.where(x:isnan(), 0, x)
+    local cv, ci = clean:sort(d)
+    local mv, mi = clean:median(d)
+    T.ok(ember.equal(mi, ci:select(d, (n - 1) // 2 + 1)), "median indices, dim " .. d)
+    T.ok(ember.equal(mv, cv:select(d, (n - 1) // 2 + 1)), "median values, dim " .. d)
+  end
+  local i = ember.tensor{5, 1, 5, 3, 1, 5, 5, 2}
+  local v, ix = i:median(1)
+  T.eq(v:item(), 3)
+  T.eq(ix:item(), 4)
+  T.eq(i:kthvalue(6):item(), 5)
+  T.eq(select(2, i:kthvalue(6)):item(), 3)  -- the 5s at 1, 3, 6, 7: rank 6 is the second
 end)
 
 T.test("quantile: every interpolation, q tensor, dims, NaN (PyTorch)", function()
@@ -210,6 +237,8 @@ T.test("mode: most frequent, smallest on ties, last index (PyTorch)", function()
   T.eq(si:item(), 7)
   local i = ember.tensor{{2, 2, 1, 1}, {5, 4, 4, 5}}:mode(2)
   same(i, {1, 4})
+  check(function(t) return (t:mode(2)) end, {leaf({3, 5})})
+  check(function(t) return (t:t():mode(1, true)) end, {leaf({3, 5})})
   T.raises(function() ember.zeros(2, 0):mode(2) end, "mode: dim 2 has size 0")
 end)
 
