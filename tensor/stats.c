@@ -871,6 +871,38 @@ tn_tensor *tn_histc(tn_tensor *t, int64_t bins, double lo, double hi) {
     return out;
 }
 
+typedef struct {
+    const void *s, *v;  /* sorted rows (rows, m) and values, both float64 or both int64 */
+    int64_t *out;
+    int64_t m, k;       /* row length; values per row */
+    bool shared, right, fkey;
+} ss_ctx;
+
+/* the first position whose entry is >= x (right: > x); NaN sorts last */
+#define DEF_BSEARCH(name, T, LT)                                                   \
+    static inline int64_t name(const T *row, int64_t m, T x, bool right) {         \
+        int64_t lo = 0, hi = m;                                                    \
+        while (lo < hi) {                                                          \
+            int64_t mid = lo + (hi - lo) / 2;                                      \
+            if (right ? !LT(x, row[mid]) : LT(row[mid], x)) lo = mid + 1;          \
+            else hi = mid;                                                         \
+        }                                                                          \
+        return lo;                                                                 \
+    }
+#define LT_D(a, b) ((a) < (b) || ((a) == (a) && (b) != (b)))
+#define LT_I(a, b) ((a) < (b))
+DEF_BSEARCH(bsearch_d, double, LT_D)
+DEF_BSEARCH(bsearch_i, int64_t, LT_I)
+
+static void ss_range(void *vc, int64_t lo, int64_t hi) {
+    ss_ctx *c = vc;
+    for (int64_t i = lo; i < hi; i++) {
+        int64_t row = c->shared ? 0 : i / c->k;
+        c->out[i] = c->fkey ? bsearch_d((const double *)c->s + row * c->m, c->m, ((const double *)c->v)[i], c->right)
+                            : bsearch_i((const int64_t *)c->s + row * c->m, c->m, ((const int64_t *)c->v)[i], c->right);
+    }
+}
+
 /* 0-based insertion points: the number of entries < v (right: <= v) in the
  * sorted innermost rows of `sorted`.  NaN counts as larger than every number. */
 tn_tensor *tn_searchsorted(tn_tensor *sorted, tn_tensor *values, bool right) {
@@ -895,20 +927,9 @@ tn_tensor *tn_searchsorted(tn_tensor *sorted, tn_tensor *values, bool right) {
     tn_tensor *s = contig_as(sorted, kdt), *v = s ? contig_as(values, kdt) : NULL;
     tn_tensor *out = v ? tn_empty(TN_INT64, values->ndim, values->shape) : NULL;
     if (out) {
-        int64_t m = sorted->shape[sorted->ndim - 1];
-        int64_t k = values->ndim ? values->shape[values->ndim - 1] : 1;
-        int64_t *o = tn_data(out);
-        for (int64_t i = 0; i < values->numel; i++) {
-            int64_t row = shared ? 0 : i / k, lo = 0, hi = m;
-            while (lo < hi) {
-                int64_t mid = lo + (hi - lo) / 2;
-                int c = fkey ? cmp_d((const double *)tn_data(s) + row * m + mid, (const double *)tn_data(v) + i)
-                             : cmp_i((const int64_t *)tn_data(s) + row * m + mid, (const int64_t *)tn_data(v) + i);
-                if (c < 0 || (right && c == 0)) lo = mid + 1;
-                else hi = mid;
-            }
-            o[i] = lo;
-        }
+        ss_ctx c = {tn_data(s), tn_data(v), tn_data(out), sorted->shape[sorted->ndim - 1],
+                    values->ndim ? values->shape[values->ndim - 1] : 1, shared, right, fkey};
+        tn_parallel_for(values->numel, 4096, ss_range, &c);
     }
     tn_release(s);
     tn_release(v);

@@ -234,7 +234,8 @@ static int l_multinomial(lua_State *L) {
     return 1;
 }
 
-/* bernoulli(p): 0/1 with probabilities p; bernoulli(t, p_number): t's shape and dtype */
+/* bernoulli(p): 0/1 with probabilities p (p's dtype; float32 for integer p);
+ * bernoulli(t, p_number): t's shape and dtype */
 static int l_bernoulli(lua_State *L) {
     tn_tensor *t = vm_check_tensor(L, 1);
     if (lua_isnoneornil(L, 2)) {
@@ -242,7 +243,7 @@ static int l_bernoulli(lua_State *L) {
         return 1;
     }
     double p = luaL_checknumber(L, 2);
-    tn_tensor *out = tn_empty(tn_dtype_is_float(t->dtype) ? t->dtype : TN_FLOAT32, t->ndim, t->shape);
+    tn_tensor *out = tn_empty(t->dtype, t->ndim, t->shape);  /* t's dtype, as PyTorch */
     if (!out) return vm_error(L, "bernoulli");
     vm_push_tensor(L, out);  /* Lua owns it now */
     tn_tensor *pt = tn_scalar(TN_FLOAT64, p);
