@@ -845,6 +845,11 @@ tn_tensor *tn_histc(tn_tensor *t, int64_t bins, double lo, double hi) {
             any = true;
         }
     }
+    if (isinf(lo) || isinf(hi)) {
+        tn_error("histc: the range [%g, %g] of the data is not finite (give min and max)", lo, hi);
+        tn_release(c);
+        return NULL;
+    }
     if (lo == hi) {
         lo -= 1;
         hi += 1;
@@ -858,11 +863,15 @@ tn_tensor *tn_histc(tn_tensor *t, int64_t bins, double lo, double hi) {
             tn_error("histc: out of memory");
             return NULL;
         }
+        bool wide = isinf(hi - lo);
         for (int64_t i = 0; i < c->numel; i++) {
             double v = x[i];
             if (!(v >= lo && v <= hi)) continue;  /* outside, or NaN */
-            int64_t k = (int64_t)((v - lo) * (double)bins / (hi - lo));
-            cnt[k < bins ? k : bins - 1] += 1;
+            /* a fraction of the range first ((v - lo) * bins could overflow);
+             * halves when the span itself overflows */
+            double f = (wide ? (0.5 * v - 0.5 * lo) / (0.5 * hi - 0.5 * lo) : (v - lo) / (hi - lo)) * (double)bins;
+            int64_t k = f >= 0 && f < (double)bins ? (int64_t)f : f >= (double)bins ? bins - 1 : 0;
+            cnt[k] += 1;
         }
         for (int64_t k = 0; k < bins; k++) tn_store(out->dtype, tn_data(out), k, cnt[k]);
         free(cnt);
