@@ -1,10 +1,11 @@
 /*
  * stats.c: scans and counting statistics along one dim or over a whole
- * tensor: cumprod and logcumsumexp (with their backward rules), cummax /
- * cummin and mode (values re-read with tn_gather, so autograd comes from
- * gather), unique / unique_consecutive (flat or along a dim), bincount,
- * histc and searchsorted.  All indices produced here are 0-based int64; vm/
- * makes them 1-based.
+ * tensor: cumprod and logcumsumexp (with their backward rules); cummax /
+ * cummin, mode, kthvalue and median / nanmedian (by quickselect), whose
+ * values are re-read with tn_gather so autograd comes from gather; unique /
+ * unique_consecutive (flat or along a dim), bincount, histc and
+ * searchsorted.  All indices produced here are 0-based int64; vm/ makes
+ * them 1-based.
  *
  * The scans see a contiguous tensor as (outer, n, inner) around the dim:
  * line l (0 <= l < outer * inner) starts at (l / inner) * n * inner +
@@ -300,7 +301,7 @@ typedef struct {
     const void *x;
     int64_t *ix;
     bool fkey, is_max;
-    int64_t keep;  /* kth_lines: the rank k */
+    int64_t k;     /* kth_lines: the rank (0-based) */
     int kind;      /* kth_lines: 0 k-th, 1 median, 2 nanmedian */
     int err;
 } cm_ctx;
@@ -445,7 +446,7 @@ static int pick_per_line(tn_tensor *t, int dim, bool keepdim, tn_range_fn fn, in
     tn_tensor *ix = c ? tn_empty(TN_INT64, t->ndim, shape) : NULL;
     int err = 0;
     if (ix) {
-        cm_ctx s = {.x = tn_data(c), .ix = tn_data(ix), .fkey = fkey, .keep = k, .kind = kind};
+        cm_ctx s = {.x = tn_data(c), .ix = tn_data(ix), .fkey = fkey, .k = k, .kind = kind};
         lgeom_init(&s.g, c, d);
         lrun(&s.g, fn, &s);
         err = s.err;
@@ -527,7 +528,7 @@ static inline bool pless_i(const pair_i *a, const pair_i *b) {
 DEF_QSELECT(qselect_d, pair_d, pless_d)
 DEF_QSELECT(qselect_i, pair_i, pless_i)
 
-/* kind 0: the k-th smallest (c->keep = k, 0-based); 1: the lower median,
+/* kind 0: the k-th smallest (c->k, 0-based); 1: the lower median,
  * NaN when the line holds one (at the first NaN, as the sort would put it);
  * 2: the lower median of the non-NaN entries (nanmedian). */
 static void kth_lines(void *vc, int64_t lo, int64_t hi) {
@@ -539,7 +540,7 @@ static void kth_lines(void *vc, int64_t lo, int64_t hi) {
         return;
     }
     for (int64_t l = lo; l < hi && !tn_interrupted(); l++) {
-        int64_t b = lbase(&c->g, l), k = c->keep;
+        int64_t b = lbase(&c->g, l), k = c->k;
         if (c->fkey) {
             const double *x = c->x;
             pair_d *a = buf;
