@@ -308,4 +308,39 @@ int tn_broadcast_shapes(const int64_t *a, int na, const int64_t *b, int nb,
                         int64_t *out, const char *op);  /* returns ndim or -1 */
 bool tn_same_shape(const tn_tensor *a, const tn_tensor *b);
 
+/* ---------- statistics (stats.c) and sampling (sample.c) ---------- */
+/* Scans along dim (0-based; a 0-dim tensor takes 0 or -1). */
+tn_tensor *tn_cumprod(tn_tensor *t, int dim);           /* ints -> int64 */
+tn_tensor *tn_logcumsumexp(tn_tensor *t, int dim);      /* float only */
+/* Running max / min: values and 0-based int64 indices (ties and NaN: the later index). */
+int tn_cummax(tn_tensor *t, int dim, tn_tensor **values, tn_tensor **indices);
+int tn_cummin(tn_tensor *t, int dim, tn_tensor **values, tn_tensor **indices);
+/* Most frequent value along dim (smallest on ties) and its last 0-based index. */
+int tn_mode(tn_tensor *t, int dim, bool keepdim, tn_tensor **values, tn_tensor **indices);
+/* k-th smallest (k 0-based) along dim, and the lower median (NaN when a NaN
+ * is present; ignore_nan: of the non-NaN entries), by selection: values and
+ * 0-based indices, the elements a stable sort would put at that rank. */
+int tn_kthvalue(tn_tensor *t, int64_t k, int dim, bool keepdim, tn_tensor **values, tn_tensor **indices);
+int tn_median_dim(tn_tensor *t, int dim, bool keepdim, bool ignore_nan, tn_tensor **values,
+                  tn_tensor **indices);
+/* Sorted distinct values (consecutive: distinct runs, in order) of the
+ * flattened tensor (dim TN_ALL_DIMS) or of the slices along dim; inverse
+ * (0-based group of each element / slice) and counts per group.  All three
+ * outputs are new references. */
+int tn_unique(tn_tensor *t, int dim, bool consecutive, tn_tensor **values, tn_tensor **inverse,
+              tn_tensor **counts);
+/* Counts of the values first, first+1, ... of a 1-D integer tensor (bin k
+ * counts value first + k), weighted when weights is given; at least
+ * minlength bins.  PyTorch's bincount is first = 0. */
+tn_tensor *tn_bincount(tn_tensor *t, tn_tensor *weights, int64_t minlength, int64_t first);
+/* Histogram of bins equal-width bins over [lo, hi] (lo == hi: the data's range). */
+tn_tensor *tn_histc(tn_tensor *t, int64_t bins, double lo, double hi);
+/* 0-based insertion points of values into the sorted last dim of `sorted`. */
+tn_tensor *tn_searchsorted(tn_tensor *sorted, tn_tensor *values, bool right);
+/* n 0-based category draws per row of 1-D or 2-D probabilities. */
+tn_tensor *tn_multinomial(tn_tensor *probs, int64_t n, bool replacement);
+tn_tensor *tn_bernoulli(tn_tensor *p);                  /* 0/1 with probabilities p */
+int tn_bernoulli_(tn_tensor *t, tn_tensor *p);          /* p broadcast to t */
+tn_tensor *tn_poisson(tn_tensor *rates);
+
 #endif

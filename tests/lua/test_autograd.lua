@@ -215,6 +215,18 @@ local checks = {
     check(function(a, b) return a:dot(b) end, {leaf({4}), leaf({4})})
     check(function(a, b) return a:outer(b) end, {leaf({3}), leaf({2})})
   end,
+  cumprod = function()
+    for d = 1, 2 do check(function(x) return x:cumprod(d) end, {leaf({3, 4})}) end
+    -- zeros: one inside a line, two in a line, at the start and at the end
+    local z = ember.tensor({{0.5, 0, 2, -1.5, 0.7}, {0, 1.2, 0, 0.9, 2}, {1.1, -0.8, 0.6, 1.3, 0}},
+                           {dtype = "float64", requires_grad = true})
+    check(function(x) return x:cumprod(2) end, {z})
+    check(function(x) return x:t():cumprod(1) end, {z})  -- non-contiguous
+  end,
+  logcumsumexp = function()
+    for d = 1, 3 do check(function(x) return x:logcumsumexp(d) end, {leaf({2, 3, 4}, -3, 3)}) end
+    check(function(x) return x:t():logcumsumexp(2) end, {leaf({4, 3}, -20, 20)})
+  end,
 }
 -- elementwise_math.c: domains keep away from poles and jumps
 for name, fn in pairs{
