@@ -345,6 +345,87 @@ static int l_linear(lua_State *L) {
     return 1;
 }
 
+/* ---------- activations (nn/activation.c) ---------- */
+
+/* an optional number argument that must be finite */
+static double opt_finite(lua_State *L, int idx, double def, const char *op, const char *what) {
+    double v = luaL_optnumber(L, idx, def);
+    if (!isfinite(v)) luaL_error(L, "%s: %s must be a finite number, got %f", op, what, v);
+    return v;
+}
+
+static int l_elu(lua_State *L) {
+    tn_tensor *x = vm_check_tensor(L, 1);
+    double alpha = opt_finite(L, 2, 1.0, "elu", "alpha");
+    vm_push_tensor(L, nn_elu(x, alpha, 1.0, 1.0));
+    return 1;
+}
+
+static int l_selu(lua_State *L) {
+    tn_tensor *x = vm_check_tensor(L, 1);
+    vm_push_tensor(L, nn_elu(x, 1.6732632423543772848170429916717, 1.0507009873554804934193349852946, 1.0));
+    return 1;
+}
+
+static int l_celu(lua_State *L) {
+    tn_tensor *x = vm_check_tensor(L, 1);
+    double alpha = opt_finite(L, 2, 1.0, "celu", "alpha");
+    if (alpha == 0) return luaL_error(L, "celu: alpha must not be 0 (it divides the input)");
+    vm_push_tensor(L, nn_elu(x, alpha, 1.0, 1.0 / alpha));
+    return 1;
+}
+
+static int l_hardtanh(lua_State *L) {
+    tn_tensor *x = vm_check_tensor(L, 1);
+    double lo = luaL_optnumber(L, 2, -1.0), hi = luaL_optnumber(L, 3, 1.0);
+    vm_push_tensor(L, nn_hardtanh(x, lo, hi));
+    return 1;
+}
+
+static int l_relu6(lua_State *L) {
+    vm_push_tensor(L, nn_hardtanh(vm_check_tensor(L, 1), 0.0, 6.0));
+    return 1;
+}
+
+static int l_hardsigmoid(lua_State *L) {
+    vm_push_tensor(L, nn_hardsigmoid(vm_check_tensor(L, 1)));
+    return 1;
+}
+
+static int l_hardswish(lua_State *L) {
+    vm_push_tensor(L, nn_hardswish(vm_check_tensor(L, 1)));
+    return 1;
+}
+
+static int l_mish(lua_State *L) {
+    vm_push_tensor(L, nn_mish(vm_check_tensor(L, 1)));
+    return 1;
+}
+
+static int l_logsigmoid(lua_State *L) {
+    vm_push_tensor(L, nn_log_sigmoid(vm_check_tensor(L, 1)));
+    return 1;
+}
+
+static int l_prelu(lua_State *L) {
+    tn_tensor *x = vm_check_tensor(L, 1), *w = vm_check_tensor(L, 2);
+    vm_push_tensor(L, nn_prelu(x, w));
+    return 1;
+}
+
+static const lt_reg act_fns[] = {
+    {"elu", l_elu, "ember.elu(x [, alpha=1]): x for x > 0, alpha * (exp(x) - 1) otherwise."},
+    {"selu", l_selu, "ember.selu(x): scale * elu(x, alpha) with PyTorch's constants (alpha 1.6733, scale 1.0507), self-normalizing."},
+    {"celu", l_celu, "ember.celu(x [, alpha=1]): max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."},
+    {"hardtanh", l_hardtanh, "ember.hardtanh(x [, min_val=-1 [, max_val=1]]): x clamped to [min_val, max_val]; gradient 1 strictly inside."},
+    {"relu6", l_relu6, "ember.relu6(x): min(max(x, 0), 6), hardtanh(x, 0, 6)."},
+    {"hardsigmoid", l_hardsigmoid, "ember.hardsigmoid(x): the piecewise-linear sigmoid clamp(x/6 + 1/2, 0, 1)."},
+    {"hardswish", l_hardswish, "ember.hardswish(x): x * hardsigmoid(x) (MobileNetV3)."},
+    {"mish", l_mish, "ember.mish(x): x * tanh(softplus(x))."},
+    {"logsigmoid", l_logsigmoid, "ember.logsigmoid(x): log(sigmoid(x)) = -softplus(-x), computed stably for any x."},
+    {"prelu", l_prelu, "ember.prelu(x, weight): x for x > 0, weight * x otherwise; weight holds 1 slope or one per channel (dim 2 of x)."},
+    {NULL, NULL, NULL}};
+
 static int l_nn_op_names(lua_State *L) {
     lua_createtable(L, NN_OP_COUNT, 0);
     for (int i = 0; i < NN_OP_COUNT; i++) {
@@ -386,5 +467,6 @@ static const lt_reg nn_fns[] = {
 void lt_open_nn(lua_State *L, int module) {
     lua_pushvalue(L, module);
     lt_register(L, nn_fns);
+    lt_register(L, act_fns);
     lua_pop(L, 1);
 }
