@@ -48,6 +48,14 @@ doc(F, "nn.F: the functional API: conv1d conv2d conv_transpose2d max_pool1d max_
     "the activations (the same functions as ember.NAME).")
 nn.F = F
 
+-- activations, functional ops and more losses (activation.lua,
+-- functional.lua, loss_extra.lua): functions into nn and nn.F, modules into nn
+for _, part in ipairs({"ember.nn.activation", "ember.nn.functional", "ember.nn.loss_extra"}) do
+  local p = require(part)
+  for k, v in pairs(p.modules) do nn[k] = v end
+  for k, v in pairs(p.functions) do nn[k], F[k] = v, v end
+end
+
 -- ---------- gradient clipping ----------
 
 local function param_list(params, fname)
