@@ -77,6 +77,7 @@ function Fn.cosine_similarity(x1, x2, dim, eps)
                         shape_str(x2.shape)), 2)
   end
   local d = wrap_dim("cosine_similarity", dim or 2, b:dim())
+  x1, x2 = x1:expand_as(b), x2:expand_as(b)
   -- PyTorch 1.13: dot / sqrt(max(|x1|^2, eps^2) * max(|x2|^2, eps^2)), the
   -- clamps changing values only
   local s1 = clamp_value_only((x1 * x1):sum(d, true), eps * eps)
