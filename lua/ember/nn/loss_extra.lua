@@ -214,6 +214,7 @@ function Lo.gaussian_nll_loss(input, target, var, opts)
   same_shape("gaussian_nll_loss", input, target)
   -- var: input's shape, or one dim less / a last dim of 1 (homoscedastic)
   local si, sv = input.shape, var.shape
+  local given = shape_str(sv)
   if #sv == #si - 1 then
     var = var:unsqueeze(-1)
     sv = var.shape
@@ -221,8 +222,7 @@ function Lo.gaussian_nll_loss(input, target, var, opts)
   local ok = #sv == #si
   for i = 1, #si do ok = ok and (sv[i] == si[i] or (i == #si and sv[i] == 1)) end
   if not ok then
-    error(string.format("gaussian_nll_loss: var of shape %s does not fit input of shape %s", shape_str(var.shape),
-                        shape_str(si)), 2)
+    error(string.format("gaussian_nll_loss: var of shape %s does not fit input of shape %s", given, shape_str(si)), 2)
   end
   if var:lt(0):any():item() then error("gaussian_nll_loss: var has negative entries", 2) end
   -- PyTorch clamps var at eps in place under no_grad: the value changes,
