@@ -36,18 +36,68 @@ typedef struct {
     void *gx;                 /* backward: the input gradient */
 } act_ctx;
 
-/* log(1 + exp(-|x|)): the shared tail of softplus, log_sigmoid and mish */
-static inline double log1p_exp_neg_abs(double x) { return log1p(exp(-fabs(x))); }
-static inline double softplus_stable(double x) { return (x > 0 ? x : 0) + log1p_exp_neg_abs(x); }
-static inline double sigmoid_stable(double x) {
-    double e = exp(-fabs(x));
-    return x >= 0 ? 1 / (1 + e) : e / (1 + e);
-}
+/* ---- per-dtype helpers ----
+ * float32 goes through vexp.h's branch-free exp (libm's expf/log1pf are one
+ * call per element and stop the loops from vectorising; these were 10x
+ * slower than the selects around them); float64 keeps libm.  Every f32
+ * helper takes the exp of a non-positive argument only, so nothing overflows. */
 
-/* The exp of elu's negative branch: float32 through the vectorisable exp of
- * vexp.h when its argument is <= 0 (always, for input_scale > 0). */
-static inline float elu_exp_f32(float v) { return v <= 0 ? vexpf_neg(v) : expf(v); }
-static inline double elu_exp_f64(double v) { return exp(v); }
+/* exp(t) for t <= 0 */
+static inline float exp_nonpos_f32(float t) { return vexpf_neg(t); }
+static inline double exp_nonpos_f64(double t) { return exp(t); }
+
+/* expm1(t) for t <= 0: near 0, e^t - 1 would cancel down to the exp's
+ * absolute error (1e-7), so |t| < 1/4 takes the Taylor series (to t^7,
+ * within 1e-8 relative) */
+static inline float expm1_nonpos_f32(float t) {
+    float p = t * (1.0f / 7) + 1.0f;
+    p = p * t * (1.0f / 6) + 1.0f;
+    p = p * t * (1.0f / 5) + 1.0f;
+    p = p * t * (1.0f / 4) + 1.0f;
+    p = p * t * (1.0f / 3) + 1.0f;
+    p = p * t * (1.0f / 2) + 1.0f;
+    p = p * t;
+    return t > -0.25f ? p : vexpf_neg(t) - 1.0f;
+}
+static inline double expm1_nonpos_f64(double t) { return expm1(t); }
+
+/* log1p(e) for e in [0, 1] as 2 atanh(e / (2 + e)): s <= 1/3, so the odd
+ * series to s^15 is within 2e-9 relative, and small e loses nothing */
+static inline float log1p_unit_f32(float e) {
+    float s = e / (2.0f + e), z = s * s;
+    float p = 1.0f / 15;
+    p = p * z + 1.0f / 13;
+    p = p * z + 1.0f / 11;
+    p = p * z + 1.0f / 9;
+    p = p * z + 1.0f / 7;
+    p = p * z + 1.0f / 5;
+    p = p * z + 1.0f / 3;
+    p = p * z + 1.0f;
+    return 2.0f * s * p;
+}
+static inline double log1p_unit_f64(double e) { return log1p(e); }
+
+/* log(sigmoid(v)) = min(v, 0) - log1p(exp(-|v|)) */
+static inline float log_sigmoid_f32(float v) {
+    float a = fabsf(v);
+    /* beyond 87 the exp clamps at e^-87; the true term is below float's resolution of v */
+    float tail = a > 87 ? 0 : log1p_unit_f32(exp_nonpos_f32(-a));
+    float r = (v < 0 ? v : 0) - tail;
+    return v != v ? v : r;
+}
+static inline double log_sigmoid_f64(double v) { return (v < 0 ? v : 0) - log1p(exp(-fabs(v))); }
+
+/* sigmoid(v) from u = exp(-|v|) */
+#define SIGMOID_FROM_U(v, u) ((v) >= 0 ? 1 / (1 + (u)) : (u) / (1 + (u)))
+
+/* tanh(softplus(v)) = n / (n + 2) with n = e^v (e^v + 2); for v > 0 the
+ * same divided by e^2v, in u = exp(-|v|): (1 + 2u) / (1 + 2u + 2u^2) */
+#define TANH_SOFTPLUS_FROM_U(v, u) \
+    ((v) <= 0 ? (u) * ((u) + 2) / ((u) * ((u) + 2) + 2) : (1 + 2 * (u)) / (1 + 2 * (u) + 2 * (u) * (u)))
+/* 1 - tanh(softplus(v)), without the cancellation of 1 - t when t is near 1:
+ * 2 / (n + 2), or 2u^2 / (1 + 2u + 2u^2) for v > 0 */
+#define ONE_MINUS_TANH_SOFTPLUS_FROM_U(v, u) \
+    ((v) <= 0 ? 2 / ((u) * ((u) + 2) + 2) : 2 * (u) * (u) / (1 + 2 * (u) + 2 * (u) * (u)))
 
 #define DEF_ACT(T, sfx)                                                                          \
     static void act_forward_##sfx(void *vctx, int64_t lo, int64_t hi) {                          \
@@ -56,10 +106,18 @@ static inline double elu_exp_f64(double v) { return exp(v); }
         T *o = c->out;                                                                           \
         switch (c->kind) {                                                                       \
         case NN_OP_ELU: {                                                                        \
-            T alpha = (T)c->p0, scale = (T)c->p1, is = (T)c->p2;                                 \
-            for (int64_t i = lo; i < hi; i++) {                                                  \
-                T v = x[i];                                                                      \
-                o[i] = v > 0 ? scale * v : scale * alpha * (elu_exp_##sfx(v * is) - 1);          \
+            T sa = (T)(c->p0 * c->p1), scale = (T)c->p1, is = (T)c->p2;                          \
+            if (is > 0) { /* the usual case: exp of non-positive values, branch-free */          \
+                for (int64_t i = lo; i < hi; i++) {                                              \
+                    T v = x[i], t = v * is;                                                      \
+                    T em1 = expm1_nonpos_##sfx(t < 0 ? t : 0);                                   \
+                    o[i] = v != v ? v : v > 0 ? scale * v : sa * em1;                            \
+                }                                                                                \
+            } else {                                                                             \
+                for (int64_t i = lo; i < hi; i++) {                                              \
+                    T v = x[i];                                                                  \
+                    o[i] = v > 0 ? scale * v : (T)(sa * (exp((double)(v * is)) - 1));            \
+                }                                                                                \
             }                                                                                    \
             break;                                                                               \
         }                                                                                        \
@@ -85,15 +143,12 @@ static inline double elu_exp_f64(double v) { return exp(v); }
             break;                                                                               \
         case NN_OP_MISH:                                                                         \
             for (int64_t i = lo; i < hi; i++) {                                                  \
-                double v = x[i];                                                                 \
-                o[i] = (T)(v * tanh(softplus_stable(v)));                                        \
+                T v = x[i], u = exp_nonpos_##sfx(-(v < 0 ? -v : v));                             \
+                o[i] = v * TANH_SOFTPLUS_FROM_U(v, u);                                           \
             }                                                                                    \
             break;                                                                               \
         case NN_OP_LOG_SIGMOID:                                                                  \
-            for (int64_t i = lo; i < hi; i++) {                                                  \
-                double v = x[i];                                                                 \
-                o[i] = (T)((v < 0 ? v : 0) - log1p_exp_neg_abs(v));                              \
-            }                                                                                    \
+            for (int64_t i = lo; i < hi; i++) o[i] = log_sigmoid_##sfx(x[i]);                    \
             break;                                                                               \
         default:                                                                                 \
             break;                                                                               \
@@ -107,9 +162,17 @@ static inline double elu_exp_f64(double v) { return exp(v); }
         case NN_OP_ELU: {                                                                        \
             /* x <= 0: d/dx scale*alpha*(exp(x*is) - 1) = scale*alpha*is*exp(x*is) */            \
             T is = (T)c->p2, neg = (T)(c->p0 * c->p1 * c->p2), scale = (T)c->p1;                 \
-            for (int64_t i = lo; i < hi; i++) {                                                  \
-                T v = x[i];                                                                      \
-                gx[i] = v > 0 ? g[i] * scale : g[i] * neg * elu_exp_##sfx(v * is);               \
+            if (is > 0) {                                                                        \
+                for (int64_t i = lo; i < hi; i++) {                                              \
+                    T v = x[i], t = v * is;                                                      \
+                    T e = exp_nonpos_##sfx(t < 0 ? t : 0);                                       \
+                    gx[i] = v > 0 ? g[i] * scale : g[i] * neg * e;                               \
+                }                                                                                \
+            } else {                                                                             \
+                for (int64_t i = lo; i < hi; i++) {                                              \
+                    T v = x[i];                                                                  \
+                    gx[i] = v > 0 ? g[i] * scale : (T)(g[i] * neg * exp((double)(v * is)));      \
+                }                                                                                \
             }                                                                                    \
             break;                                                                               \
         }                                                                                        \
@@ -131,13 +194,18 @@ static inline double elu_exp_f64(double v) { return exp(v); }
         case NN_OP_MISH:                                                                         \
             /* t = tanh(softplus(x)): d/dx x t = t + x sigmoid(x) (1 - t^2) */                   \
             for (int64_t i = lo; i < hi; i++) {                                                  \
-                double v = x[i], t = tanh(softplus_stable(v));                                   \
-                gx[i] = (T)(g[i] * (t + v * sigmoid_stable(v) * (1 - t * t)));                   \
+                T v = x[i], u = exp_nonpos_##sfx(-(v < 0 ? -v : v));                             \
+                T t = TANH_SOFTPLUS_FROM_U(v, u), sg = SIGMOID_FROM_U(v, u);                     \
+                T omt = ONE_MINUS_TANH_SOFTPLUS_FROM_U(v, u); /* 1 - t^2 = (1 - t)(1 + t) */     \
+                gx[i] = g[i] * (t + v * sg * omt * (1 + t));                                     \
             }                                                                                    \
             break;                                                                               \
         case NN_OP_LOG_SIGMOID:                                                                  \
             /* d/dx log(sigmoid(x)) = sigmoid(-x) */                                             \
-            for (int64_t i = lo; i < hi; i++) gx[i] = (T)(g[i] * sigmoid_stable(-(double)x[i])); \
+            for (int64_t i = lo; i < hi; i++) {                                                  \
+                T v = -x[i], u = exp_nonpos_##sfx(-(v < 0 ? -v : v));                            \
+                gx[i] = g[i] * SIGMOID_FROM_U(v, u);                                             \
+            }                                                                                    \
             break;                                                                               \
         default:                                                                                 \
             break;                                                                               \
