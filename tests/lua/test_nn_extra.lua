@@ -79,6 +79,28 @@ T.test("activations: big inputs (parallel chunks) and strides agree with the for
   T.ok((ember.logsigmoid(xd) - xd:sigmoid():log()):abs():max():item() < 1e-9, "logsigmoid")
 end)
 
+T.test("activations: float32 kernels agree with float64 over [-100, 100]", function()
+  local x = ember.linspace(-100, 100, 200001)
+  local xd = x:double()
+  for _, f in ipairs({"elu", "selu", "celu", "mish", "logsigmoid", "hardswish", "hardsigmoid"}) do
+    local a, b = ember[f](x):double(), ember[f](xd)
+    T.ok(((a - b):abs() - b:abs() * 1e-6):max():item() <= 1e-7, f .. " value")
+    local x32, x64 = x:clone():requires_grad_(), xd:clone():requires_grad_()
+    ember[f](x32):sum():backward()
+    ember[f](x64):sum():backward()
+    T.ok(((x32.grad:double() - x64.grad):abs() - x64.grad:abs() * 1e-6):max():item() <= 1e-7, f .. " gradient")
+  end
+end)
+
+T.test("activations: empty and 0-dim inputs", function()
+  T.same(ember.elu(ember.zeros(0, 3)).shape, {0, 3})
+  T.eq(ember.mish(ember.tensor(1.0)):dim(), 0)
+  local x = ember.zeros(2, 3, 0):requires_grad_()
+  local w = ember.ones(3):requires_grad_()
+  ember.prelu(x, w):sum():backward()
+  T.same(w.grad:totable(), {0, 0, 0})
+end)
+
 T.test("activations: grad_fn names and dtypes", function()
   local x = ember.randn(3):requires_grad_()
   T.eq(ember.elu(x).grad_fn, "elu")
