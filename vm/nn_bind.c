@@ -354,21 +354,30 @@ static double opt_finite(lua_State *L, int idx, double def, const char *op, cons
     return v;
 }
 
+/* the input of an activation, checked here so that the error names the Lua
+ * function (selu, celu and relu6 share elu's and hardtanh's kernels) */
+static tn_tensor *act_input(lua_State *L, int idx, const char *op) {
+    tn_tensor *x = vm_check_tensor(L, idx);
+    if (x->dtype != TN_FLOAT32 && x->dtype != TN_FLOAT64)
+        luaL_error(L, "%s: input must be float32 or float64, got %s", op, tn_dtype_name(x->dtype));
+    return x;
+}
+
 static int l_elu(lua_State *L) {
-    tn_tensor *x = vm_check_tensor(L, 1);
+    tn_tensor *x = act_input(L, 1, "elu");
     double alpha = opt_finite(L, 2, 1.0, "elu", "alpha");
     vm_push_tensor(L, nn_elu(x, alpha, 1.0, 1.0));
     return 1;
 }
 
 static int l_selu(lua_State *L) {
-    tn_tensor *x = vm_check_tensor(L, 1);
+    tn_tensor *x = act_input(L, 1, "selu");
     vm_push_tensor(L, nn_elu(x, 1.6732632423543772848170429916717, 1.0507009873554804934193349852946, 1.0));
     return 1;
 }
 
 static int l_celu(lua_State *L) {
-    tn_tensor *x = vm_check_tensor(L, 1);
+    tn_tensor *x = act_input(L, 1, "celu");
     double alpha = opt_finite(L, 2, 1.0, "celu", "alpha");
     if (alpha == 0) return luaL_error(L, "celu: alpha must not be 0 (it divides the input)");
     vm_push_tensor(L, nn_elu(x, alpha, 1.0, 1.0 / alpha));
@@ -376,39 +385,39 @@ static int l_celu(lua_State *L) {
 }
 
 static int l_hardtanh(lua_State *L) {
-    tn_tensor *x = vm_check_tensor(L, 1);
+    tn_tensor *x = act_input(L, 1, "hardtanh");
     double lo = luaL_optnumber(L, 2, -1.0), hi = luaL_optnumber(L, 3, 1.0);
     vm_push_tensor(L, nn_hardtanh(x, lo, hi));
     return 1;
 }
 
 static int l_relu6(lua_State *L) {
-    vm_push_tensor(L, nn_hardtanh(vm_check_tensor(L, 1), 0.0, 6.0));
+    vm_push_tensor(L, nn_hardtanh(act_input(L, 1, "relu6"), 0.0, 6.0));
     return 1;
 }
 
 static int l_hardsigmoid(lua_State *L) {
-    vm_push_tensor(L, nn_hardsigmoid(vm_check_tensor(L, 1)));
+    vm_push_tensor(L, nn_hardsigmoid(act_input(L, 1, "hardsigmoid")));
     return 1;
 }
 
 static int l_hardswish(lua_State *L) {
-    vm_push_tensor(L, nn_hardswish(vm_check_tensor(L, 1)));
+    vm_push_tensor(L, nn_hardswish(act_input(L, 1, "hardswish")));
     return 1;
 }
 
 static int l_mish(lua_State *L) {
-    vm_push_tensor(L, nn_mish(vm_check_tensor(L, 1)));
+    vm_push_tensor(L, nn_mish(act_input(L, 1, "mish")));
     return 1;
 }
 
 static int l_logsigmoid(lua_State *L) {
-    vm_push_tensor(L, nn_log_sigmoid(vm_check_tensor(L, 1)));
+    vm_push_tensor(L, nn_log_sigmoid(act_input(L, 1, "logsigmoid")));
     return 1;
 }
 
 static int l_prelu(lua_State *L) {
-    tn_tensor *x = vm_check_tensor(L, 1), *w = vm_check_tensor(L, 2);
+    tn_tensor *x = act_input(L, 1, "prelu"), *w = vm_check_tensor(L, 2);
     vm_push_tensor(L, nn_prelu(x, w));
     return 1;
 }

@@ -83,15 +83,16 @@ function A.threshold(x, threshold, value)
 end
 
 function A.softmin(x, dim)
-  check_tensor("softmin", x)
+  float_input("softmin", x)
   return (-x):softmax(dim or -1)
 end
 
 function A.glu(x, dim)
   check_tensor("glu", x)
   dim = dim or -1
+  if math.type(dim) ~= "integer" then error("glu: dim must be an integer, got " .. tostring(dim), 2) end
   local d = dim < 0 and x:dim() + 1 + dim or dim
-  if math.type(dim) ~= "integer" or d < 1 or d > x:dim() then
+  if d < 1 or d > x:dim() then
     error(string.format("glu: dim %s is out of range for input shape %s", tostring(dim), shape_str(x.shape)), 2)
   end
   local n = x.shape[d]

@@ -52,7 +52,7 @@ local function one_based(t) return t + 1 end
 
 -- normalize(x [, p=2 [, dim=2 [, eps=1e-12]]]) or normalize(x, {p=, dim=, eps=})
 function Fn.normalize(x, p, dim, eps)
-  check_tensor("normalize", x)
+  float_tensor("normalize", x)
   if type(p) == "table" then p, dim, eps = p.p, p.dim, p.eps end
   p, dim, eps = p or 2, dim or 2, eps or 1e-12
   if x:dim() == 1 and dim == 2 then dim = 1 end   -- PyTorch's dim=1 on a vector is an error; be kind
