@@ -435,6 +435,40 @@ static const lt_reg act_fns[] = {
     {"prelu", l_prelu, "ember.prelu(x, weight): x for x > 0, weight * x otherwise; weight holds 1 slope or one per channel (dim 2 of x)."},
     {NULL, NULL, NULL}};
 
+/* ---------- resizing (nn/resample.c) ---------- */
+
+/* ember._resample(x, {w} or {h, w}, mode, align_corners, {sw} or {sh, sw}):
+ * the kernel of nn.interpolate, which validates the arguments */
+static int l_resample(lua_State *L) {
+    tn_tensor *x = vm_check_tensor(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    int nsp = (int)lua_rawlen(L, 2);
+    if (nsp != 1 && nsp != 2) return luaL_error(L, "interpolate: expected 1 or 2 output sizes, got %d", nsp);
+    int64_t size[2] = {0, 0};
+    double scales[2] = {0, 0};
+    for (int i = 0; i < nsp; i++) {
+        lua_rawgeti(L, 2, i + 1);
+        size[i] = luaL_checkinteger(L, -1);
+        lua_pop(L, 1);
+        if (lua_type(L, 5) == LUA_TTABLE) {
+            lua_rawgeti(L, 5, i + 1);
+            scales[i] = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : 0;
+            lua_pop(L, 1);
+        }
+    }
+    const char *m = luaL_checkstring(L, 3);
+    int mode = strcmp(m, "nearest") == 0 ? NN_RESAMPLE_NEAREST
+             : strcmp(m, "nearest-exact") == 0 ? NN_RESAMPLE_NEAREST_EXACT
+             : strcmp(m, "linear") == 0 ? NN_RESAMPLE_LINEAR : -1;
+    if (mode < 0) return luaL_error(L, "interpolate: unknown mode '%s'", m);
+    vm_push_tensor(L, nn_resample(x, nsp, size, mode, lua_toboolean(L, 4), scales));
+    return 1;
+}
+
+static const lt_reg resample_fns[] = {
+    {"_resample", l_resample, "ember._resample(x, sizes, mode, align_corners, scales): the C kernel of nn.interpolate (nearest, nearest-exact, linear over the last 1 or 2 dims); use nn.interpolate."},
+    {NULL, NULL, NULL}};
+
 static int l_nn_op_names(lua_State *L) {
     lua_createtable(L, NN_OP_COUNT, 0);
     for (int i = 0; i < NN_OP_COUNT; i++) {
@@ -477,5 +511,6 @@ void lt_open_nn(lua_State *L, int module) {
     lua_pushvalue(L, module);
     lt_register(L, nn_fns);
     lt_register(L, act_fns);
+    lt_register(L, resample_fns);
     lua_pop(L, 1);
 }

@@ -315,6 +315,20 @@ nn_checks.prelu = function()
   check(function(x, w) return ember.prelu(x, w) end, {f64({5}), f64({1})})
   check(function(x, w) return ember.prelu(x:transpose(1, 2), w) end, {f64({3, 4}), f64({3})})
 end
+-- resizing (nn/resample.c): odd ratios, align_corners, down- and upsampling,
+-- a non-contiguous input
+nn_checks.upsample_nearest = function()
+  check(function(x) return ember._resample(x, {7}, "nearest", false, {0}) end, {f64({2, 2, 5})})
+  check(function(x) return ember._resample(x, {5, 3}, "nearest-exact", false, {0, 0}) end, {f64({1, 2, 3, 4})})
+  check(function(x) return ember._resample(x:transpose(3, 4), {8, 3}, "nearest", false, {2, 0.7}) end,
+        {f64({1, 2, 3, 4})})
+end
+nn_checks.upsample_linear = function()
+  check(function(x) return ember._resample(x, {7}, "linear", false, {0}) end, {f64({2, 2, 5})})
+  check(function(x) return ember._resample(x, {5, 3}, "linear", true, {0, 0}) end, {f64({1, 2, 3, 4})})
+  check(function(x) return ember._resample(x:transpose(3, 4), {7, 2}, "linear", false, {1.9, 0.6}) end,
+        {f64({2, 1, 3, 4})})
+end
 for _, name in ipairs(ember.nn_op_names()) do
   if nn_checks[name] then T.test("gradcheck nn: " .. name, nn_checks[name]) end
 end

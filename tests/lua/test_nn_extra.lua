@@ -215,6 +215,16 @@ T.test("interpolate / Upsample: values, printing, errors", function()
   T.near(nn.interpolate(x, {size = 6, mode = "linear"}):totable()[1][1], {0, 0.5, 7 / 6, 11 / 6, 2.5, 3})
   T.same(nn.interpolate(ember.arange(5):double():view(1, 1, 5), {scale_factor = 1.5}):totable()[1][1],
          {0, 0, 1, 2, 2, 3, 4})
+  -- 1-d nearest samples at 1/scale_factor steps even when the size stays
+  -- (PyTorch's forward too; its backward differs, shortcutting to identity)
+  local x5 = ember.arange(5):double():view(1, 1, 5):requires_grad_()
+  local y5 = nn.interpolate(x5, {scale_factor = 1.1})
+  T.same(y5:totable()[1][1], {0, 0, 1, 2, 3})
+  y5:backward(ember.tensor{{{1.0, 10.0, 100.0, 1000.0, 10000.0}}})
+  T.same(x5.grad:totable()[1][1], {11, 100, 1000, 10000, 0})
+  -- 2-d: PyTorch's shortcuts for the same size and exact doubling
+  local x2 = ember.arange(6):double():view(1, 1, 2, 3)
+  T.same(nn.interpolate(x2, {scale_factor = {2.05, 1.1}}):totable()[1][1], {{0, 1, 2}, {0, 1, 2}, {3, 4, 5}, {3, 4, 5}})
   T.same(nn.Upsample({scale_factor = 2})(ember.ones(2, 3, 4, 5)).shape, {2, 3, 8, 10})
   T.eq(tostring(nn.Upsample({scale_factor = 2, mode = "bilinear"})), "Upsample(scale_factor=2, mode='bilinear')")
   local img = ember.randn(1, 2, 4, 4)

@@ -5,9 +5,10 @@
 -- unfold / fold (im2col and its adjoint), cosine_similarity,
 -- pairwise_distance, Bilinear and the padding layers.
 --
--- Everything composes tensor ops (index_select, gather-like index maps,
--- cat, reshape/permute, matmul), so autograd works with no backward rules of
--- its own and every op keeps the input's dtype.  Index maps are built with
+-- Everything but 1-D and 2-D resizing (the C kernels of nn/resample.c)
+-- composes tensor ops (index_select, gather-like index maps, cat,
+-- reshape/permute, matmul), so autograd works with no backward rules of its
+-- own, and every op keeps the input's dtype.  Index maps are built with
 -- integer tensor ops, not Lua loops, so big images stay cheap.  Dims and
 -- sizes follow PyTorch (pad lists the last dim first); dims are 1-based.
 local ember = require("ember")
@@ -194,11 +195,14 @@ local INTERP_DIMS = {linear = 3, bilinear = 4, trilinear = 5}
 -- source positions (0-based floats or ints) along one dim for each output index
 local function resize_dim(y, d, n, out, mode, align, scale)
   if mode == "nearest" or mode == "nearest-exact" then
-    -- PyTorch uses 1/scale_factor when the scale was given, else in/out
+    -- PyTorch uses 1/scale_factor when the scale was given, else in/out; its
+    -- 3-d kernel shortcuts the same size and exact doubling
     local s = scale and 1 / scale or n / out
     local pos = ember.arange(out):double()
     if mode == "nearest-exact" then pos = pos + 0.5 end
     local src = (pos * s):floor():long():clamp(0, n - 1)
+    if mode == "nearest" and out == n then return y end
+    if mode == "nearest" and out == 2 * n then src = ember.arange(n):view(n, 1):expand(n, 2):reshape(out) end
     return y:index_select(d, one_based(src))
   end
   local pos
@@ -279,10 +283,18 @@ function Fn.interpolate(x, opts)
     end
     error("interpolate: mode 'area' supports 3-D and 4-D inputs", 2)
   end
+  if nsp <= 2 and mode ~= "trilinear" then
+    -- the C kernel (nn/resample.c): one pass, PyTorch's float positions
+    local sc = {}
+    for i = 1, nsp do sc[i] = scales[i] or 0 end
+    return ember._resample(x, out, (mode == "linear" or mode == "bilinear") and "linear" or mode,
+                           opts.align_corners and true or false, sc)
+  end
+  -- 3 spatial dims: one resampling pass per dim, composed from index_select
   local y = x
   for i = 1, nsp do
     local n = x.shape[i + 2]
-    if out[i] ~= n or mode ~= "nearest" or scales[i] then
+    if out[i] ~= n or mode ~= "nearest" then
       y = resize_dim(y, i + 2, n, out[i], mode, opts.align_corners and true or false, scales[i])
     end
   end
