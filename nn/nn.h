@@ -210,12 +210,13 @@ tn_tensor *nn_prelu(tn_tensor *x, tn_tensor *w);
 
 /* ======================= resizing (resample.c) ======================= */
 /* Resizes the last nspatial (1 or 2) dims of x (float32 / float64, any
- * leading dims) to out_size ({w} or {h, w}), PyTorch's interpolate:
+ * leading dims) to out_size ({w} or {h, w}; scales has nspatial entries
+ * too), PyTorch's interpolate:
  * NEAREST, NEAREST_EXACT or LINEAR (bilinear for 2 dims), align_corners for
  * LINEAR; scales[i] > 0 is the user's scale_factor for that dim (PyTorch
  * then samples at 1/scale_factor steps), 0 means in/out. */
 enum { NN_RESAMPLE_NEAREST, NN_RESAMPLE_NEAREST_EXACT, NN_RESAMPLE_LINEAR };
-tn_tensor *nn_resample(tn_tensor *x, int nspatial, const int64_t out_size[2], int mode, bool align_corners,
-                       const double scales[2]);
+tn_tensor *nn_resample(tn_tensor *x, int nspatial, const int64_t *out_size, int mode, bool align_corners,
+                       const double *scales);
 
 #endif

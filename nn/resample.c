@@ -187,8 +187,8 @@ static void rs_free(rs_ctx *c) {
     axis_free(&c->aw);
 }
 
-tn_tensor *nn_resample(tn_tensor *x, int nspatial, const int64_t out_size[2], int mode, bool align_corners,
-                       const double scales[2]) {
+tn_tensor *nn_resample(tn_tensor *x, int nspatial, const int64_t *out_size, int mode, bool align_corners,
+                       const double *scales) {
     char s[128];
     if (x->dtype != TN_FLOAT32 && x->dtype != TN_FLOAT64) {
         tn_error("interpolate: input must be float32 or float64, got %s", tn_dtype_name(x->dtype));
