@@ -347,6 +347,14 @@ static int l_linear(lua_State *L) {
 
 /* ---------- activations (nn/activation.c) ---------- */
 
+/* pushes r, or raises the core's error prefixed with op when it lacks it
+ * (an allocation failure says only "out of memory ...") */
+static void push_result(lua_State *L, tn_tensor *r, const char *op) {
+    if (!r) vm_error(L, op);
+    vm_push_tensor(L, r);
+}
+
+
 /* an optional number argument that must be finite */
 static double opt_finite(lua_State *L, int idx, double def, const char *op, const char *what) {
     double v = luaL_optnumber(L, idx, def);
@@ -366,13 +374,13 @@ static tn_tensor *act_input(lua_State *L, int idx, const char *op) {
 static int l_elu(lua_State *L) {
     tn_tensor *x = act_input(L, 1, "elu");
     double alpha = opt_finite(L, 2, 1.0, "elu", "alpha");
-    vm_push_tensor(L, nn_elu(x, alpha, 1.0, 1.0));
+    push_result(L, nn_elu(x, alpha, 1.0, 1.0), "elu");
     return 1;
 }
 
 static int l_selu(lua_State *L) {
     tn_tensor *x = act_input(L, 1, "selu");
-    vm_push_tensor(L, nn_elu(x, 1.6732632423543772848170429916717, 1.0507009873554804934193349852946, 1.0));
+    push_result(L, nn_elu(x, 1.6732632423543772848170429916717, 1.0507009873554804934193349852946, 1.0), "selu");
     return 1;
 }
 
@@ -380,45 +388,45 @@ static int l_celu(lua_State *L) {
     tn_tensor *x = act_input(L, 1, "celu");
     double alpha = opt_finite(L, 2, 1.0, "celu", "alpha");
     if (alpha == 0) return luaL_error(L, "celu: alpha must not be 0 (it divides the input)");
-    vm_push_tensor(L, nn_elu(x, alpha, 1.0, 1.0 / alpha));
+    push_result(L, nn_elu(x, alpha, 1.0, 1.0 / alpha), "celu");
     return 1;
 }
 
 static int l_hardtanh(lua_State *L) {
     tn_tensor *x = act_input(L, 1, "hardtanh");
     double lo = luaL_optnumber(L, 2, -1.0), hi = luaL_optnumber(L, 3, 1.0);
-    vm_push_tensor(L, nn_hardtanh(x, lo, hi));
+    push_result(L, nn_hardtanh(x, lo, hi), "hardtanh");
     return 1;
 }
 
 static int l_relu6(lua_State *L) {
-    vm_push_tensor(L, nn_hardtanh(act_input(L, 1, "relu6"), 0.0, 6.0));
+    push_result(L, nn_hardtanh(act_input(L, 1, "relu6"), 0.0, 6.0), "relu6");
     return 1;
 }
 
 static int l_hardsigmoid(lua_State *L) {
-    vm_push_tensor(L, nn_hardsigmoid(act_input(L, 1, "hardsigmoid")));
+    push_result(L, nn_hardsigmoid(act_input(L, 1, "hardsigmoid")), "hardsigmoid");
     return 1;
 }
 
 static int l_hardswish(lua_State *L) {
-    vm_push_tensor(L, nn_hardswish(act_input(L, 1, "hardswish")));
+    push_result(L, nn_hardswish(act_input(L, 1, "hardswish")), "hardswish");
     return 1;
 }
 
 static int l_mish(lua_State *L) {
-    vm_push_tensor(L, nn_mish(act_input(L, 1, "mish")));
+    push_result(L, nn_mish(act_input(L, 1, "mish")), "mish");
     return 1;
 }
 
 static int l_logsigmoid(lua_State *L) {
-    vm_push_tensor(L, nn_log_sigmoid(act_input(L, 1, "logsigmoid")));
+    push_result(L, nn_log_sigmoid(act_input(L, 1, "logsigmoid")), "logsigmoid");
     return 1;
 }
 
 static int l_prelu(lua_State *L) {
     tn_tensor *x = act_input(L, 1, "prelu"), *w = vm_check_tensor(L, 2);
-    vm_push_tensor(L, nn_prelu(x, w));
+    push_result(L, nn_prelu(x, w), "prelu");
     return 1;
 }
 
@@ -461,7 +469,7 @@ static int l_resample(lua_State *L) {
              : strcmp(m, "nearest-exact") == 0 ? NN_RESAMPLE_NEAREST_EXACT
              : strcmp(m, "linear") == 0 ? NN_RESAMPLE_LINEAR : -1;
     if (mode < 0) return luaL_error(L, "interpolate: unknown mode '%s'", m);
-    vm_push_tensor(L, nn_resample(x, nsp, size, mode, lua_toboolean(L, 4), scales));
+    push_result(L, nn_resample(x, nsp, size, mode, lua_toboolean(L, 4), scales), "interpolate");
     return 1;
 }
 
