@@ -339,6 +339,44 @@ local nn_checks = {
           {f64({1, 2, 3, 4}), f64({1, 2, 5, 4}), f64({1, 2, 5, 3}), f64({2, 1, 5})})
   end,
 }
+-- activations (nn/activation.c): wide ranges cross every kink's sides;
+-- a transposed (non-contiguous) input too
+local function act_check(fn, lo, hi)
+  check(fn, {f64({3, 5}, lo or -4, hi or 4)})
+  check(function(x) return fn(x:t()) end, {f64({4, 3}, lo or -4, hi or 4)})
+end
+nn_checks.elu = function()
+  act_check(function(x) return ember.elu(x, 0.7) end)
+  act_check(ember.selu)
+  act_check(function(x) return ember.celu(x, 1.5) end)
+end
+nn_checks.hardtanh = function()
+  act_check(function(x) return ember.hardtanh(x, -0.5, 2) end)
+  act_check(ember.relu6, -3, 9)
+end
+nn_checks.hardsigmoid = function() act_check(ember.hardsigmoid, -5, 5) end
+nn_checks.hardswish = function() act_check(ember.hardswish, -5, 5) end
+nn_checks.mish = function() act_check(ember.mish, -6, 6) end
+nn_checks.log_sigmoid = function() act_check(ember.logsigmoid, -30, 30) end
+nn_checks.prelu = function()
+  check(function(x, w) return ember.prelu(x, w) end, {f64({2, 3, 4}), f64({3})})
+  check(function(x, w) return ember.prelu(x, w) end, {f64({5}), f64({1})})
+  check(function(x, w) return ember.prelu(x:transpose(1, 2), w) end, {f64({3, 4}), f64({3})})
+end
+-- resizing (nn/resample.c): odd ratios, align_corners, down- and upsampling,
+-- a non-contiguous input
+nn_checks.upsample_nearest = function()
+  check(function(x) return ember._resample(x, {7}, "nearest", false, {0}) end, {f64({2, 2, 5})})
+  check(function(x) return ember._resample(x, {5, 3}, "nearest-exact", false, {0, 0}) end, {f64({1, 2, 3, 4})})
+  check(function(x) return ember._resample(x:transpose(3, 4), {8, 3}, "nearest", false, {2, 0.7}) end,
+        {f64({1, 2, 3, 4})})
+end
+nn_checks.upsample_linear = function()
+  check(function(x) return ember._resample(x, {7}, "linear", false, {0}) end, {f64({2, 2, 5})})
+  check(function(x) return ember._resample(x, {5, 3}, "linear", true, {0, 0}) end, {f64({1, 2, 3, 4})})
+  check(function(x) return ember._resample(x:transpose(3, 4), {7, 2}, "linear", false, {1.9, 0.6}) end,
+        {f64({2, 1, 3, 4})})
+end
 for _, name in ipairs(ember.nn_op_names()) do
   if nn_checks[name] then T.test("gradcheck nn: " .. name, nn_checks[name]) end
 end
