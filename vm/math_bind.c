@@ -281,6 +281,8 @@ static int l_clamp_min(lua_State *L) { return clamp_call(L, "clamp_min", 2, 0, f
 static int l_clamp_max(lua_State *L) { return clamp_call(L, "clamp_max", 0, 2, false); }
 static int l_clamp_min_(lua_State *L) { return clamp_call(L, "clamp_min_", 2, 0, true); }
 static int l_clamp_max_(lua_State *L) { return clamp_call(L, "clamp_max_", 0, 2, true); }
+static int l_clamp(lua_State *L) { return clamp_call(L, "clamp", 2, 3, false); }
+static int l_clamp_(lua_State *L) { return clamp_call(L, "clamp_", 2, 3, true); }
 static int l_clip(lua_State *L) { return clamp_call(L, "clip", 2, 3, false); }
 static int l_clip_(lua_State *L) { return clamp_call(L, "clip_", 2, 3, true); }
 
@@ -317,6 +319,8 @@ static const lt_reg math_fns[] = {
     {"logit_", l_logit_, "t:logit_([eps]): logit in place."},
     {"nan_to_num", l_nan_to_num, "t:nan_to_num([{nan=0, posinf=, neginf=}]): nan, +inf and -inf replaced (default: 0 and the dtype's largest and lowest finite values); also nan_to_num(nan, posinf, neginf)."},
     {"nan_to_num_", l_nan_to_num_, "t:nan_to_num_([{nan=0, posinf=, neginf=}]): nan_to_num in place."},
+    {"clamp", l_clamp, "t:clamp(min, max): limits values to [min, max]; nil leaves a side open; min and max numbers or tensors (broadcasting); an integer tensor with a float bound gives float32, as in PyTorch."},
+    {"clamp_", l_clamp_, "t:clamp_(min, max): clamp in place."},
     {"clamp_min", l_clamp_min, "t:clamp_min(min): elementwise max(x, min) (nan stays nan); min a number or a tensor (broadcasting)."},
     {"clamp_max", l_clamp_max, "t:clamp_max(max): elementwise min(x, max) (nan stays nan); max a number or a tensor (broadcasting)."},
     {"clamp_min_", l_clamp_min_, "t:clamp_min_(min): clamp_min in place."},

@@ -89,22 +89,6 @@ static int l_binary_(lua_State *L) {
     return 1;
 }
 
-static double opt_bound(lua_State *L, int idx) {
-    return lua_isnoneornil(L, idx) ? NAN : luaL_checknumber(L, idx);
-}
-
-static int l_clamp(lua_State *L) {
-    tn_tensor *t = vm_check_tensor(L, 1);
-    vm_push_tensor(L, tn_clamp(t, opt_bound(L, 2), opt_bound(L, 3)));
-    return 1;
-}
-
-static int l_clamp_(lua_State *L) {
-    if (tn_clamp_(vm_check_tensor(L, 1), opt_bound(L, 2), opt_bound(L, 3)) < 0) return vm_error(L, "clamp_");
-    lua_settop(L, 1);
-    return 1;
-}
-
 static int l_leaky_relu(lua_State *L) {
     vm_push_tensor(L, tn_leaky_relu(vm_check_tensor(L, 1), luaL_optnumber(L, 2, 0.01)));
     return 1;
@@ -544,8 +528,6 @@ static int l_memory(lua_State *L) {
 }
 
 static const lt_reg shared_fns[] = {
-    {"clamp", l_clamp, "t:clamp(min, max): limits values to [min, max]; nil leaves a side open."},
-    {"clamp_", l_clamp_, "t:clamp_(min, max): clamp in place."},
     {"leaky_relu", l_leaky_relu, "t:leaky_relu([slope=0.01]): x for x > 0, slope * x otherwise."},
     {"where", l_where, "ember.where(cond, a, b): a where cond is true, else b (broadcasting)."},
     {"masked_fill", l_masked_fill, "t:masked_fill(mask, v): a copy with v where mask is true."},
