@@ -1,0 +1,531 @@
+/*
+ * linalg_lu.c: the LU-based dense linear algebra of ember.linalg on LAPACK
+ * (getrf / getrs): inv, det, slogdet and solve, batched over leading dims,
+ * float32 and float64, with their backward rules beside them.  Also the
+ * shared plumbing of the linalg files (linalg_internal.h): input checks,
+ * row-major <-> column-major copies, and the scratch pool backward rules use.
+ *
+ * Layout: tensors are row-major; LAPACK is column-major.  A row-major n x n
+ * buffer read by LAPACK is the transpose of the matrix, and most LU work
+ * exploits that instead of copying: getrf on the row-major buffer of A
+ * factors A^T, and getrs with trans "T" then solves A X = B; inv solves
+ * A^T Y = I, whose column-major Y read back row-major is inv(A).
+ *
+ * A singular matrix is an error naming the function and the batch item,
+ * never a crash; det and slogdet return 0 and (0, -inf) for it, as PyTorch.
+ */
+#include "linalg_internal.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------- shared helpers (declared in linalg_internal.h) ---------- */
+
+bool la_check(const char *op, const tn_tensor *a, bool square) {
+    char s[128];
+    if (a->ndim < 2) {
+        tn_error("%s: expected a tensor of at least 2 dims (..., rows, cols), got shape %s", op,
+                 tn_shape_str(a->shape, a->ndim, s, sizeof s));
+        return false;
+    }
+    if (a->dtype != TN_FLOAT32 && a->dtype != TN_FLOAT64) {
+        tn_error("%s: expected a float32 or float64 tensor, got %s (convert with :float() or :double())", op,
+                 tn_dtype_name(a->dtype));
+        return false;
+    }
+    int64_t m = a->shape[a->ndim - 2], n = a->shape[a->ndim - 1];
+    if (square && m != n) {
+        tn_error("%s: expected square matrices in the last two dims, got shape %s", op,
+                 tn_shape_str(a->shape, a->ndim, s, sizeof s));
+        return false;
+    }
+    if (m > INT_MAX / 2 || n > INT_MAX / 2) {
+        tn_error("%s: matrices of shape %s are too large for LAPACK", op,
+                 tn_shape_str(a->shape, a->ndim, s, sizeof s));
+        return false;
+    }
+    return true;
+}
+
+int64_t la_batch(const tn_tensor *a) {
+    int64_t b = 1;
+    for (int i = 0; i < a->ndim - 2; i++) b *= a->shape[i];
+    return b;
+}
+
+tn_tensor *la_contig(tn_tensor *a) {
+    bool was = tn_set_grad_enabled(false);
+    tn_tensor *c = tn_contiguous(a);
+    tn_set_grad_enabled(was);
+    return c;
+}
+
+void la_to_colmajor(tn_dtype dt, const void *src, void *dst, int64_t rows, int64_t cols) {
+    if (dt == TN_FLOAT32) {
+        const float *s = src;
+        float *d = dst;
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t j = 0; j < cols; j++) d[i + j * rows] = s[i * cols + j];
+    } else {
+        const double *s = src;
+        double *d = dst;
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t j = 0; j < cols; j++) d[i + j * rows] = s[i * cols + j];
+    }
+}
+
+void la_from_colmajor(tn_dtype dt, const void *src, void *dst, int64_t rows, int64_t cols) {
+    if (dt == TN_FLOAT32) {
+        const float *s = src;
+        float *d = dst;
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t j = 0; j < cols; j++) d[i * cols + j] = s[i + j * rows];
+    } else {
+        const double *s = src;
+        double *d = dst;
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t j = 0; j < cols; j++) d[i * cols + j] = s[i + j * rows];
+    }
+}
+
+void la_item_note(char *buf, size_t n, int64_t b, int64_t nb) {
+    if (nb > 1) snprintf(buf, n, " (matrix %lld of %lld in the batch)", (long long)b + 1, (long long)nb);
+    else buf[0] = 0;
+}
+
+bool la_poll(const char *op) {
+    if (!tn_interrupted()) return true;
+    tn_error("%s: interrupted", op);
+    return false;
+}
+
+tn_tensor *la_keep(la_pool *p, tn_tensor *t) {
+    if (!t) {
+        p->fail = true;
+        return NULL;
+    }
+    if (p->n == LA_POOL_MAX) {
+        tn_release(t);
+        tn_error("linalg: internal scratch pool exhausted");
+        p->fail = true;
+        return NULL;
+    }
+    return p->t[p->n++] = t;
+}
+
+void la_pool_free(la_pool *p) {
+    for (int i = 0; i < p->n; i++) tn_release(p->t[i]);
+    p->n = 0;
+}
+
+tn_tensor *la_result(la_pool *p, tn_tensor *t) {
+    tn_tensor *r = p->fail || !t ? NULL : tn_retain(t);
+    la_pool_free(p);
+    return r;
+}
+
+/* the pool's shorthands: each returns NULL once anything failed */
+#define OK (!p->fail)
+tn_tensor *la_mm(la_pool *p, tn_tensor *a, tn_tensor *b) { return OK ? la_keep(p, tn_matmul(a, b)) : NULL; }
+tn_tensor *la_mT(la_pool *p, tn_tensor *a) { return OK ? la_keep(p, tn_transpose(a, -2, -1)) : NULL; }
+tn_tensor *la_mul(la_pool *p, tn_tensor *a, tn_tensor *b) { return OK ? la_keep(p, tn_mul(a, b)) : NULL; }
+tn_tensor *la_add(la_pool *p, tn_tensor *a, tn_tensor *b) { return OK ? la_keep(p, tn_add(a, b)) : NULL; }
+tn_tensor *la_sub(la_pool *p, tn_tensor *a, tn_tensor *b) { return OK ? la_keep(p, tn_sub(a, b)) : NULL; }
+tn_tensor *la_scale(la_pool *p, tn_tensor *a, double v) { return OK ? la_keep(p, tn_mul_scalar(a, v)) : NULL; }
+tn_tensor *la_unsq(la_pool *p, tn_tensor *a, int dim) { return OK ? la_keep(p, tn_unsqueeze(a, dim)) : NULL; }
+tn_tensor *la_narrow(la_pool *p, tn_tensor *a, int dim, int64_t len) {
+    return OK ? la_keep(p, tn_narrow(a, dim, 0, len)) : NULL;
+}
+tn_tensor *la_copy(la_pool *p, tn_tensor *a) { return OK ? la_keep(p, tn_clone(a)) : NULL; }
+tn_tensor *la_recip(la_pool *p, tn_tensor *a) { return OK ? la_keep(p, tn_unary(TN_U_RECIPROCAL, a)) : NULL; }
+#undef OK
+
+/* ---------- LU factorization ---------- */
+
+/* Factors the n x n column-major matrix in `lu` in place (for a row-major
+ * buffer that is the transpose: det and solves account for it); returns
+ * LAPACK's info (> 0: exactly singular). */
+static int lu_factor(tn_dtype dt, void *lu, int n, int *ipiv) {
+    int info = 0, ld = n > 1 ? n : 1;
+    if (n == 0) return 0;
+    if (dt == TN_FLOAT32) sgetrf_(&n, &n, lu, &ld, ipiv, &info);
+    else dgetrf_(&n, &n, lu, &ld, ipiv, &info);
+    return info;
+}
+
+static void lapack_bug(const char *op, const char *routine, int info) {
+    tn_error("%s: LAPACK %s rejected argument %d (a bug in ember)", op, routine, -info);
+}
+
+/* ---------- inv ---------- */
+
+/* inv of every matrix of a float (..., n, n) tensor; no history. */
+tn_tensor *la_inv_raw(tn_tensor *a, const char *op) {
+    if (!la_check(op, a, true)) return NULL;
+    tn_tensor *c = la_contig(a);
+    tn_tensor *out = c ? tn_empty(a->dtype, a->ndim, a->shape) : NULL;
+    int n = (int)a->shape[a->ndim - 1], ld = n > 1 ? n : 1;
+    int64_t nb = la_batch(a), nn = (int64_t)n * n;
+    size_t es = tn_dtype_size(a->dtype);
+    void *work = malloc((size_t)(nn > 0 ? nn : 1) * es);
+    int *ipiv = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
+    bool ok = out && work && ipiv;
+    if (c && !ok && (!work || !ipiv)) tn_error("%s: out of memory", op);
+    for (int64_t b = 0; ok && b < nb; b++) {
+        if (!(ok = la_poll(op))) break;
+        /* work: column-major A^T */
+        memcpy(work, (char *)tn_data(c) + (size_t)(b * nn) * es, (size_t)nn * es);
+        int info = lu_factor(a->dtype, work, n, ipiv);
+        if (info != 0) {
+            char note[96];
+            la_item_note(note, sizeof note, b, nb);
+            if (info > 0)
+                tn_error("%s: the matrix is singular (zero pivot at diagonal element %d of its LU "
+                         "factorization)%s", op, info, note);
+            else lapack_bug(op, "getrf", info);
+            ok = false;
+            break;
+        }
+        /* solve A^T Y = I column-major: Y read row-major is Y^T = inv(A) */
+        char *y = (char *)tn_data(out) + (size_t)(b * nn) * es;
+        memset(y, 0, (size_t)nn * es);
+        for (int i = 0; i < n; i++) tn_store(a->dtype, y, (int64_t)i * n + i, 1.0);
+        if (n == 0) continue;
+        if (a->dtype == TN_FLOAT32) sgetrs_("N", &n, &n, work, &ld, ipiv, (float *)(void *)y, &ld, &info, 1);
+        else dgetrs_("N", &n, &n, work, &ld, ipiv, (double *)(void *)y, &ld, &info, 1);
+    }
+    free(work);
+    free(ipiv);
+    tn_release(c);
+    if (!ok) {
+        tn_release(out);
+        return NULL;
+    }
+    return out;
+}
+
+tn_tensor *tn_linalg_inv(tn_tensor *a) {
+    tn_tensor *out = la_inv_raw(a, "linalg.inv");
+    if (out && tn_grad_needed1(a)) {
+        tn_node *nd = tn_record(TN_OP_LINALG_INV, out, 1, &a);
+        if (!nd) {
+            tn_release(out);
+            return NULL;
+        }
+        tn_save(nd, out);
+    }
+    return out;
+}
+
+/* X = inv(A): dA = -X^T g X^T */
+int linalg_inv_backward(tn_node *nd, tn_tensor *g, tn_tensor **gin) {
+    tn_tensor *x = tn_saved(nd, 0);
+    if (!x) return -1;
+    la_pool pool = {0}, *p = &pool;
+    tn_tensor *xt = la_mT(p, x);
+    tn_tensor *r = la_mm(p, la_mm(p, xt, g), xt);
+    r = la_scale(p, r, -1.0);
+    return (gin[0] = la_result(p, r)) ? 0 : -1;
+}
+
+/* ---------- det and slogdet ---------- */
+
+/* For every matrix of a: sign and log|det| and det (each output optional,
+ * shape a's batch dims, a's dtype).  A singular matrix gives 0, -inf, 0. */
+int la_lu_det(tn_tensor *a, const char *op, tn_tensor **sign, tn_tensor **logabs, tn_tensor **det) {
+    if (!la_check(op, a, true)) return -1;
+    int nbd = a->ndim - 2;
+    tn_tensor *c = la_contig(a);
+    tn_tensor *s = sign && c ? tn_empty(a->dtype, nbd, a->shape) : NULL;
+    tn_tensor *l = logabs && c ? tn_empty(a->dtype, nbd, a->shape) : NULL;
+    tn_tensor *d = det && c ? tn_empty(a->dtype, nbd, a->shape) : NULL;
+    int n = (int)a->shape[a->ndim - 1];
+    int64_t nb = la_batch(a), nn = (int64_t)n * n;
+    size_t es = tn_dtype_size(a->dtype);
+    void *work = malloc((size_t)(nn > 0 ? nn : 1) * es);
+    int *ipiv = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
+    bool ok = c && work && ipiv && (!sign || s) && (!logabs || l) && (!det || d);
+    if (c && (!work || !ipiv)) tn_error("%s: out of memory", op);
+    for (int64_t b = 0; ok && b < nb; b++) {
+        if (!(ok = la_poll(op))) break;
+        memcpy(work, (char *)tn_data(c) + (size_t)(b * nn) * es, (size_t)nn * es);
+        int info = lu_factor(a->dtype, work, n, ipiv);
+        if (info < 0) {
+            lapack_bug(op, "getrf", info);
+            ok = false;
+            break;
+        }
+        /* det(A^T) = det(A) = (-1)^swaps * prod(diag U); the product is
+         * kept exactly as PyTorch does (it may overflow where the log would not) */
+        double sg = 1, la = 0, prod = 1;
+        for (int i = 0; i < n; i++) {
+            double u = tn_load(a->dtype, work, (int64_t)i * n + i);
+            if (ipiv[i] != i + 1) sg = -sg;
+            prod *= u;
+            if (u < 0) sg = -sg;
+            la += log(fabs(u));
+        }
+        if (info > 0) {
+            sg = 0;
+            la = -INFINITY;
+        }
+        if (s) tn_store(a->dtype, tn_data(s), b, sg);
+        if (l) tn_store(a->dtype, tn_data(l), b, la);
+        if (d) tn_store(a->dtype, tn_data(d), b, info > 0 ? 0.0 : fabs(prod) * sg);
+    }
+    free(work);
+    free(ipiv);
+    tn_release(c);
+    if (!ok) {
+        tn_release(s);
+        tn_release(l);
+        tn_release(d);
+        return -1;
+    }
+    if (sign) *sign = s;
+    if (logabs) *logabs = l;
+    if (det) *det = d;
+    return 0;
+}
+
+tn_tensor *tn_linalg_det(tn_tensor *a) {
+    tn_tensor *d;
+    if (la_lu_det(a, "linalg.det", NULL, NULL, &d) < 0) return NULL;
+    if (tn_grad_needed1(a)) {
+        tn_node *nd = tn_record(TN_OP_LINALG_DET, d, 1, &a);
+        if (!nd) {
+            tn_release(d);
+            return NULL;
+        }
+        tn_save(nd, a);
+    }
+    return d;
+}
+
+/* d det(A) / dA = adj(A)^T.  With A = U diag(s) Vh, adj(A)^T =
+ * det(U) det(Vh) U diag(p) Vh where p_i is the product of the s_j, j != i:
+ * no division, so it holds (and stays accurate) for singular A too. */
+int linalg_det_backward(tn_node *nd, tn_tensor *g, tn_tensor **gin) {
+    tn_tensor *a = tn_saved(nd, 0);
+    if (!a) return -1;
+    tn_tensor *u = NULL, *s = NULL, *vh = NULL, *du = NULL, *dv = NULL;
+    if (la_svd_raw(a, "linalg.det", false, true, &u, &s, &vh) < 0) return -1;
+    la_pool pool = {0}, *p = &pool;
+    la_keep(p, u);
+    la_keep(p, s);
+    la_keep(p, vh);
+    if (la_lu_det(u, "linalg.det", NULL, NULL, &du) < 0 || !la_keep(p, du) ||
+        la_lu_det(vh, "linalg.det", NULL, NULL, &dv) < 0 || !la_keep(p, dv)) {
+        la_pool_free(p);
+        return -1;
+    }
+    /* p from s (contiguous, fresh): prefix and suffix products */
+    tn_tensor *pr = la_copy(p, s);
+    if (pr) {
+        int64_t n = s->shape[s->ndim - 1], nb = n > 0 ? s->numel / n : 0;
+        double *buf = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
+        if (!buf) {
+            tn_error("linalg.det: out of memory");
+            la_pool_free(p);
+            return -1;
+        }
+        for (int64_t b = 0; b < nb; b++) {
+            double acc = 1;
+            for (int64_t i = 0; i < n; i++) {
+                buf[i] = acc;
+                acc *= tn_load(s->dtype, tn_data(s), b * n + i);
+            }
+            acc = 1;
+            for (int64_t i = n - 1; i >= 0; i--) {
+                tn_store(pr->dtype, tn_data(pr), b * n + i, buf[i] * acc);
+                acc *= tn_load(s->dtype, tn_data(s), b * n + i);
+            }
+        }
+        free(buf);
+    }
+    /* coefficient g * det(U) det(Vh), as (..., 1, 1) */
+    tn_tensor *coef = la_mul(p, la_mul(p, g, du), dv);
+    coef = la_unsq(p, la_unsq(p, coef, -1), -1);
+    tn_tensor *r = la_mm(p, la_mul(p, u, la_unsq(p, pr, -2)), vh);
+    r = la_mul(p, r, coef);
+    return (gin[0] = la_result(p, r)) ? 0 : -1;
+}
+
+int tn_linalg_slogdet(tn_tensor *a, tn_tensor **sign, tn_tensor **logabsdet) {
+    tn_tensor *s, *l;
+    if (la_lu_det(a, "linalg.slogdet", &s, &l, NULL) < 0) return -1;
+    if (tn_grad_needed1(a)) {
+        tn_node *nd = tn_record(TN_OP_LINALG_SLOGDET, l, 1, &a);
+        if (!nd) {
+            tn_release(s);
+            tn_release(l);
+            return -1;
+        }
+        tn_save(nd, a);
+    }
+    *sign = s;
+    *logabsdet = l;
+    return 0;
+}
+
+/* d log|det A| / dA = inv(A)^T */
+int linalg_slogdet_backward(tn_node *nd, tn_tensor *g, tn_tensor **gin) {
+    tn_tensor *a = tn_saved(nd, 0);
+    if (!a) return -1;
+    la_pool pool = {0}, *p = &pool;
+    tn_tensor *ai = la_keep(p, la_inv_raw(a, "linalg.slogdet (backward)"));
+    tn_tensor *r = la_mul(p, la_mT(p, ai), la_unsq(p, la_unsq(p, g, -1), -1));
+    return (gin[0] = la_result(p, r)) ? 0 : -1;
+}
+
+/* ---------- solve ---------- */
+
+/* X with A X = B for A (..., n, n) and B (..., n, k), batch dims
+ * broadcast; both float of one dtype; no history. */
+tn_tensor *la_solve_raw(tn_tensor *a, tn_tensor *b, const char *op) {
+    char s1[128], s2[128];
+    if (!la_check(op, a, true) || !la_check(op, b, false)) return NULL;
+    int n = (int)a->shape[a->ndim - 1];
+    if (b->shape[b->ndim - 2] != n) {
+        tn_error("%s: A of shape %s and B of shape %s do not match (B needs %d rows, has %lld)", op,
+                 tn_shape_str(a->shape, a->ndim, s1, sizeof s1), tn_shape_str(b->shape, b->ndim, s2, sizeof s2),
+                 n, (long long)b->shape[b->ndim - 2]);
+        return NULL;
+    }
+    int64_t bs[TN_MAX_DIMS];
+    int nbd = tn_broadcast_shapes(a->shape, a->ndim - 2, b->shape, b->ndim - 2, bs, op);
+    if (nbd < 0) return NULL;
+    if (nbd + 2 > TN_MAX_DIMS) {
+        tn_error("%s: too many dims", op);
+        return NULL;
+    }
+    int k = (int)b->shape[b->ndim - 1];
+    int64_t sa[TN_MAX_DIMS], sb[TN_MAX_DIMS];
+    memcpy(sa, bs, sizeof(int64_t) * (size_t)nbd);
+    memcpy(sb, bs, sizeof(int64_t) * (size_t)nbd);
+    sa[nbd] = sa[nbd + 1] = n;
+    sb[nbd] = n;
+    sb[nbd + 1] = k;
+    tn_dtype dt = tn_promote(a->dtype, b->dtype);
+    bool was = tn_set_grad_enabled(false);
+    tn_tensor *ta = tn_to(a, dt), *tb = ta ? tn_to(b, dt) : NULL;
+    tn_tensor *ea = tb ? tn_expand(ta, nbd + 2, sa) : NULL, *eb = ea ? tn_expand(tb, nbd + 2, sb) : NULL;
+    tn_tensor *ca = eb ? tn_contiguous(ea) : NULL, *cb = ca ? tn_contiguous(eb) : NULL;
+    tn_set_grad_enabled(was);
+    tn_release(ta);
+    tn_release(tb);
+    tn_release(ea);
+    tn_release(eb);
+    tn_tensor *out = cb ? tn_empty(dt, nbd + 2, sb) : NULL;
+    int64_t nb = 1;
+    for (int i = 0; i < nbd; i++) nb *= bs[i];
+    int64_t nn = (int64_t)n * n, nk = (int64_t)n * k;
+    size_t es = tn_dtype_size(dt);
+    void *work = malloc((size_t)(nn > 0 ? nn : 1) * es), *rhs = malloc((size_t)(nk > 0 ? nk : 1) * es);
+    int *ipiv = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
+    bool ok = out && work && rhs && ipiv;
+    if (out && !ok) tn_error("%s: out of memory", op);
+    int ld = n > 1 ? n : 1;
+    for (int64_t i = 0; ok && i < nb; i++) {
+        if (!(ok = la_poll(op))) break;
+        memcpy(work, (char *)tn_data(ca) + (size_t)(i * nn) * es, (size_t)nn * es);  /* column-major A^T */
+        int info = lu_factor(dt, work, n, ipiv);
+        if (info != 0) {
+            char note[96];
+            la_item_note(note, sizeof note, i, nb);
+            if (info > 0)
+                tn_error("%s: A is singular (zero pivot at diagonal element %d of its LU factorization)%s",
+                         op, info, note);
+            else lapack_bug(op, "getrf", info);
+            ok = false;
+            break;
+        }
+        if (n == 0 || k == 0) continue;
+        char *bi = (char *)tn_data(cb) + (size_t)(i * nk) * es, *xo = (char *)tn_data(out) + (size_t)(i * nk) * es;
+        la_to_colmajor(dt, bi, rhs, n, k);  /* rhs: column-major B (n, k) */
+        /* (A^T)^T X = B */
+        if (dt == TN_FLOAT32) sgetrs_("T", &n, &k, work, &ld, ipiv, rhs, &ld, &info, 1);
+        else dgetrs_("T", &n, &k, work, &ld, ipiv, rhs, &ld, &info, 1);
+        la_from_colmajor(dt, rhs, xo, n, k);
+    }
+    free(work);
+    free(rhs);
+    free(ipiv);
+    tn_release(ca);
+    tn_release(cb);
+    if (!ok) {
+        tn_release(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* PyTorch's rule: B is a batch of vectors when it is 1-D, or when it has
+ * one dim less than A and matches A's shape without the last dim. */
+static bool b_is_vector(const tn_tensor *a, const tn_tensor *b) {
+    if (b->ndim == 1) return true;
+    if (b->ndim != a->ndim - 1) return false;
+    for (int i = 0; i < b->ndim; i++)
+        if (b->shape[i] != a->shape[i]) return false;
+    return true;
+}
+
+static tn_tensor *solve_matrix(tn_tensor *a, tn_tensor *b) {
+    tn_tensor *out = la_solve_raw(a, b, "linalg.solve");
+    if (out && tn_grad_needed2(a, b)) {
+        tn_node *nd = tn_record(TN_OP_LINALG_SOLVE, out, 2, (tn_tensor *[]){a, b});
+        if (!nd) {
+            tn_release(out);
+            return NULL;
+        }
+        tn_save(nd, a);
+        tn_save(nd, out);
+    }
+    return out;
+}
+
+tn_tensor *tn_linalg_solve(tn_tensor *a, tn_tensor *b) {
+    if (a->ndim >= 2 && b->ndim >= 1 && b_is_vector(a, b)) {
+        if (b->shape[b->ndim - 1] != a->shape[a->ndim - 1]) {
+            char s1[128], s2[128];
+            tn_error("linalg.solve: A of shape %s and B of shape %s do not match (B needs %lld rows, has %lld)",
+                     tn_shape_str(a->shape, a->ndim, s1, sizeof s1), tn_shape_str(b->shape, b->ndim, s2, sizeof s2),
+                     (long long)a->shape[a->ndim - 1], (long long)b->shape[b->ndim - 1]);
+            return NULL;
+        }
+        tn_tensor *bm = tn_unsqueeze(b, -1);
+        tn_tensor *x = bm ? solve_matrix(a, bm) : NULL;
+        tn_release(bm);
+        tn_tensor *r = x ? tn_squeeze(x, -1) : NULL;
+        tn_release(x);
+        return r;
+    }
+    if (b->ndim < 2 && a->ndim >= 2) {
+        char s[128];
+        tn_error("linalg.solve: B must be a vector or a batch of matrices, got shape %s",
+                 tn_shape_str(b->shape, b->ndim, s, sizeof s));
+        return NULL;
+    }
+    return solve_matrix(a, b);
+}
+
+/* X = A^-1 B: gB = A^-T g, gA = -gB X^T (the engine sums broadcast dims) */
+int linalg_solve_backward(tn_node *nd, tn_tensor *g, tn_tensor **gin) {
+    tn_tensor *a = tn_saved(nd, 0), *x = tn_saved(nd, 1);
+    if (!a || !x) return -1;
+    la_pool pool = {0}, *p = &pool;
+    tn_tensor *at = la_mT(p, a);
+    tn_tensor *gb = p->fail ? NULL : la_keep(p, la_solve_raw(at, g, "linalg.solve (backward)"));
+    tn_tensor *ga = la_scale(p, la_mm(p, gb, la_mT(p, x)), -1.0);
+    if (p->fail) {
+        la_pool_free(p);
+        return -1;
+    }
+    gin[0] = tn_retain(ga);
+    gin[1] = tn_retain(gb);
+    la_pool_free(p);
+    return 0;
+}
