@@ -3,6 +3,7 @@
 -- adds what is easier to write in Lua (documentation, helpers).
 local ember = require("ember")
 ember._VERSION = "ember 0.1.0"
+require("ember.linalg")  -- the Lua half of ember.linalg (norms, pinv, matrix_exp, ...)
 -- not the ember table itself: package.loaded["ember.init"] would then alias
 -- it, and tracebacks would name functions "ember.init.matmul"
 return true
