@@ -63,32 +63,31 @@ tn_tensor *la_contig(tn_tensor *a) {
     return c;
 }
 
+/* Transposing copies in 32 x 32 tiles, so both the reads and the writes
+ * stay within a few cache lines per tile (a plain double loop strides a
+ * whole row per element on one side). */
+#define LA_TILE 32
+#define TRANSPOSE(T, src, dst, rows, cols, src_at, dst_at)                                      \
+    do {                                                                                        \
+        const T *s_ = (src);                                                                    \
+        T *d_ = (dst);                                                                          \
+        for (int64_t i0 = 0; i0 < (rows); i0 += LA_TILE)                                        \
+            for (int64_t j0 = 0; j0 < (cols); j0 += LA_TILE) {                                  \
+                int64_t i1 = i0 + LA_TILE < (rows) ? i0 + LA_TILE : (rows);                     \
+                int64_t j1 = j0 + LA_TILE < (cols) ? j0 + LA_TILE : (cols);                     \
+                for (int64_t i = i0; i < i1; i++)                                               \
+                    for (int64_t j = j0; j < j1; j++) d_[dst_at] = s_[src_at];                  \
+            }                                                                                   \
+    } while (0)
+
 void la_to_colmajor(tn_dtype dt, const void *src, void *dst, int64_t rows, int64_t cols) {
-    if (dt == TN_FLOAT32) {
-        const float *s = src;
-        float *d = dst;
-        for (int64_t i = 0; i < rows; i++)
-            for (int64_t j = 0; j < cols; j++) d[i + j * rows] = s[i * cols + j];
-    } else {
-        const double *s = src;
-        double *d = dst;
-        for (int64_t i = 0; i < rows; i++)
-            for (int64_t j = 0; j < cols; j++) d[i + j * rows] = s[i * cols + j];
-    }
+    if (dt == TN_FLOAT32) TRANSPOSE(float, src, dst, rows, cols, i * cols + j, i + j * rows);
+    else TRANSPOSE(double, src, dst, rows, cols, i * cols + j, i + j * rows);
 }
 
 void la_from_colmajor(tn_dtype dt, const void *src, void *dst, int64_t rows, int64_t cols) {
-    if (dt == TN_FLOAT32) {
-        const float *s = src;
-        float *d = dst;
-        for (int64_t i = 0; i < rows; i++)
-            for (int64_t j = 0; j < cols; j++) d[i * cols + j] = s[i + j * rows];
-    } else {
-        const double *s = src;
-        double *d = dst;
-        for (int64_t i = 0; i < rows; i++)
-            for (int64_t j = 0; j < cols; j++) d[i * cols + j] = s[i + j * rows];
-    }
+    if (dt == TN_FLOAT32) TRANSPOSE(float, src, dst, rows, cols, i + j * rows, i * cols + j);
+    else TRANSPOSE(double, src, dst, rows, cols, i + j * rows, i * cols + j);
 }
 
 void la_item_note(char *buf, size_t n, int64_t b, int64_t nb) {
