@@ -19,6 +19,7 @@
  */
 #include "linalg_internal.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,17 @@ static tn_tensor *new_like_batch(tn_dtype dt, const tn_tensor *a, int64_t r, int
     return tn_empty(dt, nbd + extra, sh);
 }
 
-static double work_query(tn_dtype dt, const void *w) { return tn_load(dt, w, 0); }
+/* The workspace size a LAPACK query (lwork = -1) wrote into w[0], plus one
+ * for rounding; false with an error when it does not fit LAPACK's int. */
+static bool work_size(tn_dtype dt, const void *w, const char *op, int *lwork) {
+    double v = tn_load(dt, w, 0) + 1;
+    if (!(v >= 1 && v < (double)INT_MAX)) {
+        tn_error("%s: the matrices are too large for LAPACK's workspace", op);
+        return false;
+    }
+    *lwork = (int)v;
+    return true;
+}
 
 /* ---------- cholesky ---------- */
 
@@ -150,11 +161,11 @@ static int eigh_raw(tn_tensor *a, const char *op, bool upper, bool vectors, tn_t
         if (dt == TN_FLOAT32)
             ssyevd_(jobz, uplo, &n, m, &ld, m, (float *)(void *)wq, &lwork, &iq, &liwork, &info, 1, 1);
         else dsyevd_(jobz, uplo, &n, m, &ld, m, wq, &lwork, &iq, &liwork, &info, 1, 1);
-        lwork = (int)work_query(dt, wq) + 1;
         liwork = iq > 1 ? iq : 1;
-        work = malloc((size_t)lwork * es);
-        iwork = malloc(sizeof(int) * (size_t)liwork);
-        if (!work || !iwork) {
+        ok = work_size(dt, wq, op, &lwork);
+        work = ok ? malloc((size_t)lwork * es) : NULL;
+        iwork = ok ? malloc(sizeof(int) * (size_t)liwork) : NULL;
+        if (ok && (!work || !iwork)) {
             tn_error("%s: out of memory", op);
             ok = false;
         }
@@ -289,8 +300,8 @@ int la_svd_raw(tn_tensor *a, const char *op, bool full, bool vectors, tn_tensor 
         if (dt == TN_FLOAT32)
             sgesdd_(jobz, &n, &m, wa, &lda, wa, wa, &ldu, wa, &ldvt, (float *)(void *)wq, &lwork, iwork, &info, 1);
         else dgesdd_(jobz, &n, &m, wa, &lda, wa, wa, &ldu, wa, &ldvt, wq, &lwork, iwork, &info, 1);
-        lwork = (int)work_query(dt, wq) + 1;
-        if (!(work = malloc((size_t)lwork * es))) {
+        if (!work_size(dt, wq, op, &lwork)) ok = false;
+        else if (!(work = malloc((size_t)lwork * es))) {
             tn_error("%s: out of memory", op);
             ok = false;
         }
@@ -474,9 +485,9 @@ static int qr_raw(tn_tensor *a, const char *op, int mode, tn_tensor **q, tn_tens
             dgeqrf_(&m, &n, wa, &ld, tau, wq, &lwork, &info);
             dorgqr_(&m, &nq, &k, wa, &ld, tau, wq2, &lwork, &info);
         }
-        double w1 = work_query(dt, wq), w2 = work_query(dt, wq2);
-        lwork = (int)(w1 > w2 ? w1 : w2) + 1;
-        if (!(work = malloc((size_t)lwork * es))) {
+        int l1, l2;
+        if (!work_size(dt, wq, op, &l1) || !work_size(dt, wq2, op, &l2)) ok = false;
+        else if (lwork = l1 > l2 ? l1 : l2, !(work = malloc((size_t)lwork * es))) {
             tn_error("%s: out of memory", op);
             ok = false;
         }

@@ -261,7 +261,9 @@ end
 
 function L.matrix_power(A, n)
   check_tensor("matrix_power", A)
-  if math.type(n) ~= "integer" then fail("matrix_power", "n must be an integer, got %s", tostring(n)) end
+  if math.type(n) ~= "integer" or n == math.mininteger then
+    fail("matrix_power", "n must be an integer, got %s", tostring(n))
+  end
   if A:dim() < 2 or A.shape[A:dim()] ~= A.shape[A:dim() - 1] then
     fail("matrix_power", "expected square matrices in the last two dims, got shape %s", shape_str(A))
   end
@@ -290,7 +292,7 @@ function L.matrix_exp(A)
   check_matrix("matrix_exp", A, true)
   local b = PADE13
   local norm1 = ember.no_grad(function() return A:abs():sum(-2):amax():item() end)
-  if norm1 ~= norm1 then fail("matrix_exp", "the input contains NaN") end
+  if norm1 ~= norm1 or norm1 == INF then fail("matrix_exp", "the input contains NaN or inf") end
   local s = norm1 > THETA13 and math.ceil(math.log(norm1 / THETA13, 2)) or 0
   local X = s > 0 and A / 2 ^ s or A
   local I = eye_like(A)
