@@ -45,6 +45,20 @@ static bool work_size(tn_dtype dt, const void *w, const char *op, int *lwork) {
     return true;
 }
 
+/* LAPACK's scaling step rejects NaN and inf by printing to stderr (xerbla)
+ * and failing; check first, as PyTorch does, and say what is wrong. */
+static bool all_finite(const char *op, const tn_tensor *c, int64_t b, int64_t nb, int64_t per) {
+    const char *p = (const char *)tn_data(c);
+    for (int64_t i = b * per; i < (b + 1) * per; i++)
+        if (!isfinite(tn_load(c->dtype, p, i))) {
+            char note[96];
+            la_item_note(note, sizeof note, b, nb);
+            tn_error("%s: the input contains NaN or inf%s", op, note);
+            return false;
+        }
+    return true;
+}
+
 /* ---------- cholesky ---------- */
 
 static tn_tensor *cholesky_raw(tn_tensor *a, const char *op) {
@@ -171,7 +185,7 @@ static int eigh_raw(tn_tensor *a, const char *op, bool upper, bool vectors, tn_t
         }
     }
     for (int64_t b = 0; ok && n > 0 && b < nb; b++) {
-        if (!(ok = la_poll(op))) break;
+        if (!(ok = la_poll(op) && all_finite(op, c, b, nb, nn))) break;
         memcpy(m, (char *)tn_data(c) + (size_t)(b * nn) * es, (size_t)nn * es);
         void *wb = (char *)tn_data(wo) + (size_t)(b * n) * es;
         if (dt == TN_FLOAT32) ssyevd_(jobz, uplo, &n, m, &ld, wb, work, &lwork, iwork, &liwork, &info, 1, 1);
@@ -317,7 +331,7 @@ int la_svd_raw(tn_tensor *a, const char *op, bool full, bool vectors, tn_tensor 
         }
     }
     for (int64_t b = 0; ok && k > 0 && b < nb; b++) {
-        if (!(ok = la_poll(op))) break;
+        if (!(ok = la_poll(op) && all_finite(op, c, b, nb, mn))) break;
         memcpy(wa, (char *)tn_data(c) + (size_t)(b * mn) * es, (size_t)mn * es);
         void *sb = (char *)tn_data(so) + (size_t)(b * k) * es;
         void *ub = vectors ? (char *)tn_data(vo) + (size_t)(b * vrows * n) * es : wa;  /* u' -> Vh */

@@ -267,6 +267,10 @@ T.test("errors name the function and the shapes", function()
   T.raises(function() L.eigh(ember.randn(2, 3)) end, "square")
   T.raises(function() L.inv("x") end, "tensor")
   T.raises(function() L.matrix_norm(ember.randn(3)) end, "2 dims")
+  -- NaN / inf: svd and eigh refuse them (LAPACK would print and fail), as PyTorch
+  T.raises(function() L.svd(ember.full({3, 3}, 0 / 0)) end, "linalg.svd: the input contains NaN or inf")
+  T.raises(function() L.eigvalsh(ember.stack({ember.eye(2), ember.full({2, 2}, 1 / 0)})) end, "matrix 2 of 2")
+  T.raises(function() L.matrix_exp(ember.full({2, 2}, 1 / 0)) end, "NaN or inf")
   -- empty matrices are fine
   T.same(L.inv(ember.zeros(0, 0)).shape, {0, 0})
   T.eq(L.det(ember.zeros(0, 0)):item(), 1)
