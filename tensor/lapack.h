@@ -22,6 +22,9 @@ void sgetrs_(const char *trans, const int *n, const int *nrhs, const float *a, c
              const int *ipiv, float *b, const int *ldb, int *info, size_t);
 void dgetrs_(const char *trans, const int *n, const int *nrhs, const double *a, const int *lda,
              const int *ipiv, double *b, const int *ldb, int *info, size_t);
+/* inverse from an LU of getrf, in place */
+void sgetri_(const int *n, float *a, const int *lda, const int *ipiv, float *work, const int *lwork, int *info);
+void dgetri_(const int *n, double *a, const int *lda, const int *ipiv, double *work, const int *lwork, int *info);
 /* Cholesky: A = U^T U ("U") or L L^T ("L") */
 void spotrf_(const char *uplo, const int *n, float *a, const int *lda, int *info, size_t);
 void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info, size_t);

@@ -162,7 +162,8 @@ static int eigh_raw(tn_tensor *a, const char *op, bool upper, bool vectors, tn_t
     tn_tensor *c = la_contig(a);
     tn_tensor *wo = c ? new_like_batch(dt, a, n, 0, 1) : NULL;
     tn_tensor *vo = wo && vectors ? tn_empty(dt, a->ndim, a->shape) : NULL;
-    void *m = malloc((size_t)(nn > 0 ? nn : 1) * es), *work = NULL;
+    void *m, *work = NULL;
+    tn_tensor *mk = la_buf((size_t)nn * es, &m), *wk = NULL;
     int *iwork = NULL;
     bool ok = wo && (vo || !vectors) && m;
     if (wo && !ok) tn_error("%s: out of memory", op);
@@ -177,7 +178,7 @@ static int eigh_raw(tn_tensor *a, const char *op, bool upper, bool vectors, tn_t
         else dsyevd_(jobz, uplo, &n, m, &ld, m, wq, &lwork, &iq, &liwork, &info, 1, 1);
         liwork = iq > 1 ? iq : 1;
         ok = work_size(dt, wq, op, &lwork);
-        work = ok ? malloc((size_t)lwork * es) : NULL;
+        wk = ok ? la_buf((size_t)lwork * es, &work) : NULL;
         iwork = ok ? malloc(sizeof(int) * (size_t)liwork) : NULL;
         if (ok && (!work || !iwork)) {
             tn_error("%s: out of memory", op);
@@ -200,8 +201,8 @@ static int eigh_raw(tn_tensor *a, const char *op, bool upper, bool vectors, tn_t
         /* m: column-major eigenvectors, column k for w[k]; V row-major (n, n) */
         if (vectors) la_from_colmajor(dt, m, (char *)tn_data(vo) + (size_t)(b * nn) * es, n, n);
     }
-    free(m);
-    free(work);
+    tn_release(mk);
+    tn_release(wk);
     free(iwork);
     tn_release(c);
     if (!ok) {
@@ -300,7 +301,8 @@ int la_svd_raw(tn_tensor *a, const char *op, bool full, bool vectors, tn_tensor 
     tn_tensor *so = c ? new_like_batch(dt, a, k, 0, 1) : NULL;
     tn_tensor *uo = so && vectors ? new_like_batch(dt, a, m, ucols, 2) : NULL;
     tn_tensor *vo = uo ? new_like_batch(dt, a, vrows, n, 2) : NULL;
-    void *wa = malloc((size_t)(mn > 0 ? mn : 1) * es), *work = NULL;
+    void *wa, *work = NULL;
+    tn_tensor *ak = la_buf((size_t)mn * es, &wa), *wk = NULL;
     int *iwork = malloc(sizeof(int) * (size_t)(8 * k > 0 ? 8 * k : 1));
     bool ok = so && (!vectors || vo) && wa && iwork;
     if (so && !ok) tn_error("%s: out of memory", op);
@@ -315,7 +317,7 @@ int la_svd_raw(tn_tensor *a, const char *op, bool full, bool vectors, tn_tensor 
             sgesdd_(jobz, &n, &m, wa, &lda, wa, wa, &ldu, wa, &ldvt, (float *)(void *)wq, &lwork, iwork, &info, 1);
         else dgesdd_(jobz, &n, &m, wa, &lda, wa, wa, &ldu, wa, &ldvt, wq, &lwork, iwork, &info, 1);
         if (!work_size(dt, wq, op, &lwork)) ok = false;
-        else if (!(work = malloc((size_t)lwork * es))) {
+        else if (!(wk = la_buf((size_t)lwork * es, &work))) {
             tn_error("%s: out of memory", op);
             ok = false;
         }
@@ -346,8 +348,8 @@ int la_svd_raw(tn_tensor *a, const char *op, bool full, bool vectors, tn_tensor 
             ok = false;
         }
     }
-    free(wa);
-    free(work);
+    tn_release(ak);
+    tn_release(wk);
     free(iwork);
     tn_release(c);
     if (!ok) {
@@ -485,7 +487,8 @@ static int qr_raw(tn_tensor *a, const char *op, int mode, tn_tensor **q, tn_tens
     tn_tensor *ro = c ? new_like_batch(dt, a, rr, n, 2) : NULL;
     tn_tensor *qo = ro ? (mode == 2 ? tn_empty(dt, 1, (int64_t[]){0}) : new_like_batch(dt, a, m, qc, 2)) : NULL;
     int64_t qsz = (int64_t)m * (qc > n ? qc : n);
-    void *wa = malloc((size_t)(qsz > 0 ? qsz : 1) * es), *tau = malloc((size_t)(k > 0 ? k : 1) * es), *work = NULL;
+    void *wa, *tau = malloc((size_t)(k > 0 ? k : 1) * es), *work = NULL;
+    tn_tensor *ak = la_buf((size_t)qsz * es, &wa), *wk = NULL;
     bool ok = qo && wa && tau;
     if (qo && !ok) tn_error("%s: out of memory", op);
     int lwork = -1, info = 0;
@@ -501,7 +504,7 @@ static int qr_raw(tn_tensor *a, const char *op, int mode, tn_tensor **q, tn_tens
         }
         int l1, l2;
         if (!work_size(dt, wq, op, &l1) || !work_size(dt, wq2, op, &l2)) ok = false;
-        else if (lwork = l1 > l2 ? l1 : l2, !(work = malloc((size_t)lwork * es))) {
+        else if (lwork = l1 > l2 ? l1 : l2, !(wk = la_buf((size_t)lwork * es, &work))) {
             tn_error("%s: out of memory", op);
             ok = false;
         }
@@ -535,9 +538,9 @@ static int qr_raw(tn_tensor *a, const char *op, int mode, tn_tensor **q, tn_tens
         }
         la_from_colmajor(dt, wa, (char *)tn_data(qo) + (size_t)(b * m * qc) * es, m, qc);
     }
-    free(wa);
+    tn_release(ak);
     free(tau);
-    free(work);
+    tn_release(wk);
     tn_release(c);
     if (!ok) {
         tn_release(qo);

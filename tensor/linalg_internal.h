@@ -24,6 +24,10 @@ void la_to_colmajor(tn_dtype dt, const void *src, void *dst, int64_t rows, int64
 void la_from_colmajor(tn_dtype dt, const void *src, void *dst, int64_t rows, int64_t cols);
 /* " (matrix b+1 of nb in the batch)" for messages, empty for one matrix */
 void la_item_note(char *buf, size_t n, int64_t b, int64_t nb);
+/* scratch memory from the tensor allocator, whose cache of large blocks
+ * spares the page faults a fresh malloc of a big buffer costs on every
+ * call; *data is NULL on failure; release the returned tensor */
+tn_tensor *la_buf(size_t bytes, void **data);
 /* false (and the error set) when Ctrl-C arrived */
 bool la_poll(const char *op);
 

@@ -8,8 +8,8 @@
  * Layout: tensors are row-major; LAPACK is column-major.  A row-major n x n
  * buffer read by LAPACK is the transpose of the matrix, and most LU work
  * exploits that instead of copying: getrf on the row-major buffer of A
- * factors A^T, and getrs with trans "T" then solves A X = B; inv solves
- * A^T Y = I, whose column-major Y read back row-major is inv(A).
+ * factors A^T, and getrs with trans "T" then solves A X = B; inv inverts
+ * A^T in place (getri), which read back row-major is inv(A).
  *
  * A singular matrix is an error naming the function and the batch item,
  * never a crash; det and slogdet return 0 and (0, -inf) for it, as PyTorch.
@@ -95,6 +95,12 @@ void la_item_note(char *buf, size_t n, int64_t b, int64_t nb) {
     else buf[0] = 0;
 }
 
+tn_tensor *la_buf(size_t bytes, void **data) {
+    tn_tensor *t = tn_empty(TN_UINT8, 1, (int64_t[]){(int64_t)(bytes > 0 ? bytes : 1)});
+    *data = t ? tn_data(t) : NULL;
+    return t;
+}
+
 bool la_poll(const char *op) {
     if (!tn_interrupted()) return true;
     tn_error("%s: interrupted", op);
@@ -169,15 +175,26 @@ tn_tensor *la_inv_raw(tn_tensor *a, const char *op) {
     int n = (int)a->shape[a->ndim - 1], ld = n > 1 ? n : 1;
     int64_t nb = la_batch(a), nn = (int64_t)n * n;
     size_t es = tn_dtype_size(a->dtype);
-    void *work = malloc((size_t)(nn > 0 ? nn : 1) * es);
+    /* getri's workspace: n * (a block size); ask once */
+    int lwork = -1, info = 0;
+    double wq[2] = {0, 0};
+    if (n > 0) {
+        if (a->dtype == TN_FLOAT32) sgetri_(&n, NULL, &ld, NULL, (float *)(void *)wq, &lwork, &info);
+        else dgetri_(&n, NULL, &ld, NULL, wq, &lwork, &info);
+    }
+    double want = tn_load(a->dtype, wq, 0);
+    lwork = want >= n && want < (double)INT_MAX / 2 ? (int)want : (n > 0 ? n : 1);
+    void *work = malloc((size_t)lwork * es);
     int *ipiv = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
     bool ok = out && work && ipiv;
-    if (c && !ok && (!work || !ipiv)) tn_error("%s: out of memory", op);
-    for (int64_t b = 0; ok && b < nb; b++) {
+    if (out && !ok) tn_error("%s: out of memory", op);
+    for (int64_t b = 0; ok && n > 0 && b < nb; b++) {
         if (!(ok = la_poll(op))) break;
-        /* work: column-major A^T */
-        memcpy(work, (char *)tn_data(c) + (size_t)(b * nn) * es, (size_t)nn * es);
-        int info = lu_factor(a->dtype, work, n, ipiv);
+        /* y: column-major A^T, factored and inverted in place; inv(A^T)
+         * read row-major is inv(A) */
+        char *y = (char *)tn_data(out) + (size_t)(b * nn) * es;
+        memcpy(y, (char *)tn_data(c) + (size_t)(b * nn) * es, (size_t)nn * es);
+        info = lu_factor(a->dtype, y, n, ipiv);
         if (info != 0) {
             char note[96];
             la_item_note(note, sizeof note, b, nb);
@@ -188,13 +205,12 @@ tn_tensor *la_inv_raw(tn_tensor *a, const char *op) {
             ok = false;
             break;
         }
-        /* solve A^T Y = I column-major: Y read row-major is Y^T = inv(A) */
-        char *y = (char *)tn_data(out) + (size_t)(b * nn) * es;
-        memset(y, 0, (size_t)nn * es);
-        for (int i = 0; i < n; i++) tn_store(a->dtype, y, (int64_t)i * n + i, 1.0);
-        if (n == 0) continue;
-        if (a->dtype == TN_FLOAT32) sgetrs_("N", &n, &n, work, &ld, ipiv, (float *)(void *)y, &ld, &info, 1);
-        else dgetrs_("N", &n, &n, work, &ld, ipiv, (double *)(void *)y, &ld, &info, 1);
+        if (a->dtype == TN_FLOAT32) sgetri_(&n, (float *)(void *)y, &ld, ipiv, work, &lwork, &info);
+        else dgetri_(&n, (double *)(void *)y, &ld, ipiv, work, &lwork, &info);
+        if (info != 0) {
+            lapack_bug(op, "getri", info);
+            ok = false;
+        }
     }
     free(work);
     free(ipiv);
@@ -244,7 +260,8 @@ int la_lu_det(tn_tensor *a, const char *op, tn_tensor **sign, tn_tensor **logabs
     int n = (int)a->shape[a->ndim - 1];
     int64_t nb = la_batch(a), nn = (int64_t)n * n;
     size_t es = tn_dtype_size(a->dtype);
-    void *work = malloc((size_t)(nn > 0 ? nn : 1) * es);
+    void *work;
+    tn_tensor *wk = la_buf((size_t)nn * es, &work);
     int *ipiv = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
     bool ok = c && work && ipiv && (!sign || s) && (!logabs || l) && (!det || d);
     if (c && (!work || !ipiv)) tn_error("%s: out of memory", op);
@@ -275,7 +292,7 @@ int la_lu_det(tn_tensor *a, const char *op, tn_tensor **sign, tn_tensor **logabs
         if (l) tn_store(a->dtype, tn_data(l), b, la);
         if (d) tn_store(a->dtype, tn_data(d), b, info > 0 ? 0.0 : fabs(prod) * sg);
     }
-    free(work);
+    tn_release(wk);
     free(ipiv);
     tn_release(c);
     if (!ok) {
@@ -423,7 +440,8 @@ tn_tensor *la_solve_raw(tn_tensor *a, tn_tensor *b, const char *op) {
     for (int i = 0; i < nbd; i++) nb *= bs[i];
     int64_t nn = (int64_t)n * n, nk = (int64_t)n * k;
     size_t es = tn_dtype_size(dt);
-    void *work = malloc((size_t)(nn > 0 ? nn : 1) * es), *rhs = malloc((size_t)(nk > 0 ? nk : 1) * es);
+    void *work, *rhs;
+    tn_tensor *wk = la_buf((size_t)nn * es, &work), *rk = la_buf((size_t)nk * es, &rhs);
     int *ipiv = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
     bool ok = out && work && rhs && ipiv;
     if (out && !ok) tn_error("%s: out of memory", op);
@@ -450,8 +468,8 @@ tn_tensor *la_solve_raw(tn_tensor *a, tn_tensor *b, const char *op) {
         else dgetrs_("T", &n, &k, work, &ld, ipiv, rhs, &ld, &info, 1);
         la_from_colmajor(dt, rhs, xo, n, k);
     }
-    free(work);
-    free(rhs);
+    tn_release(wk);
+    tn_release(rk);
     free(ipiv);
     tn_release(ca);
     tn_release(cb);
