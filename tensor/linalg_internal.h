@@ -34,6 +34,7 @@ bool la_poll(const char *op);
 /* raw kernels (no autograd) */
 tn_tensor *la_inv_raw(tn_tensor *a, const char *op);
 tn_tensor *la_solve_raw(tn_tensor *a, tn_tensor *b, const char *op);
+tn_tensor *la_solve_tri_raw(tn_tensor *a, tn_tensor *b, bool upper, bool unit, const char *op);
 int la_lu_det(tn_tensor *a, const char *op, tn_tensor **sign, tn_tensor **logabs, tn_tensor **det);
 int la_svd_raw(tn_tensor *a, const char *op, bool full, bool vectors, tn_tensor **u, tn_tensor **s,
                tn_tensor **vh);

@@ -1,6 +1,7 @@
 /*
  * linalg_lu.c: the LU-based dense linear algebra of ember.linalg on LAPACK
- * (getrf / getrs): inv, det, slogdet and solve, batched over leading dims,
+ * (getrf / getrs / getri, and BLAS trsm): inv, det, slogdet, solve and
+ * solve_triangular, batched over leading dims,
  * float32 and float64, with their backward rules beside them.  Also the
  * shared plumbing of the linalg files (linalg_internal.h): input checks,
  * row-major <-> column-major copies, and the scratch pool backward rules use.
@@ -16,6 +17,7 @@
  */
 #include "linalg_internal.h"
 
+#include <cblas.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -537,6 +539,117 @@ int linalg_solve_backward(tn_node *nd, tn_tensor *g, tn_tensor **gin) {
     tn_tensor *at = la_mT(p, a);
     tn_tensor *gb = p->fail ? NULL : la_keep(p, la_solve_raw(at, g, "linalg.solve (backward)"));
     tn_tensor *ga = la_scale(p, la_mm(p, gb, la_mT(p, x)), -1.0);
+    if (p->fail) {
+        la_pool_free(p);
+        return -1;
+    }
+    gin[0] = tn_retain(ga);
+    gin[1] = tn_retain(gb);
+    la_pool_free(p);
+    return 0;
+}
+
+/* ---------- solve_triangular ---------- */
+
+/* X with A X = B for triangular A (..., n, n) (only its upper or lower
+ * triangle is read; unitriangular: its diagonal is taken as ones) and B
+ * (..., n, k), batch dims broadcast; no history.  BLAS trsm reads row-major
+ * matrices directly, so nothing is transposed; like PyTorch it does not
+ * check for a zero diagonal (the result holds inf or NaN then). */
+tn_tensor *la_solve_tri_raw(tn_tensor *a, tn_tensor *b, bool upper, bool unit, const char *op) {
+    char s1[128], s2[128];
+    if (!la_check(op, a, true) || !la_check(op, b, false)) return NULL;
+    int n = (int)a->shape[a->ndim - 1];
+    if (b->shape[b->ndim - 2] != n) {
+        tn_error("%s: A of shape %s and B of shape %s do not match (B needs %d rows, has %lld)", op,
+                 tn_shape_str(a->shape, a->ndim, s1, sizeof s1), tn_shape_str(b->shape, b->ndim, s2, sizeof s2),
+                 n, (long long)b->shape[b->ndim - 2]);
+        return NULL;
+    }
+    int64_t bs[TN_MAX_DIMS];
+    int nbd = tn_broadcast_shapes(a->shape, a->ndim - 2, b->shape, b->ndim - 2, bs, op);
+    if (nbd < 0) return NULL;
+    if (nbd + 2 > TN_MAX_DIMS) {
+        tn_error("%s: too many dims", op);
+        return NULL;
+    }
+    int k = (int)b->shape[b->ndim - 1];
+    int64_t sa[TN_MAX_DIMS], sb[TN_MAX_DIMS];
+    memcpy(sa, bs, sizeof(int64_t) * (size_t)nbd);
+    memcpy(sb, bs, sizeof(int64_t) * (size_t)nbd);
+    sa[nbd] = sa[nbd + 1] = n;
+    sb[nbd] = n;
+    sb[nbd + 1] = k;
+    tn_dtype dt = tn_promote(a->dtype, b->dtype);
+    bool was = tn_set_grad_enabled(false);
+    tn_tensor *ta = tn_to(a, dt), *tb = ta ? tn_to(b, dt) : NULL;
+    tn_tensor *ea = tb ? tn_expand(ta, nbd + 2, sa) : NULL, *eb = ea ? tn_expand(tb, nbd + 2, sb) : NULL;
+    tn_tensor *ca = eb ? tn_contiguous(ea) : NULL;
+    tn_tensor *out = ca ? tn_empty(dt, nbd + 2, sb) : NULL;
+    int rc = out ? tn_copy_(out, eb) : -1;  /* X starts as B; trsm overwrites it */
+    tn_set_grad_enabled(was);
+    tn_release(ta);
+    tn_release(tb);
+    tn_release(ea);
+    tn_release(eb);
+    if (rc < 0) {
+        tn_release(ca);
+        tn_release(out);
+        return NULL;
+    }
+    int64_t nb = 1;
+    for (int i = 0; i < nbd; i++) nb *= bs[i];
+    int64_t nn = (int64_t)n * n, nk = (int64_t)n * k;
+    size_t es = tn_dtype_size(dt);
+    CBLAS_UPLO ul = upper ? CblasUpper : CblasLower;
+    CBLAS_DIAG dg = unit ? CblasUnit : CblasNonUnit;
+    int lda = n > 1 ? n : 1, ldb = k > 1 ? k : 1;
+    for (int64_t i = 0; n > 0 && k > 0 && i < nb; i++) {
+        if (!la_poll(op)) {
+            tn_release(ca);
+            tn_release(out);
+            return NULL;
+        }
+        char *pa = (char *)tn_data(ca) + (size_t)(i * nn) * es, *px = (char *)tn_data(out) + (size_t)(i * nk) * es;
+        if (dt == TN_FLOAT32)
+            cblas_strsm(CblasRowMajor, CblasLeft, ul, CblasNoTrans, dg, n, k, 1.0f, (float *)(void *)pa, lda,
+                        (float *)(void *)px, ldb);
+        else
+            cblas_dtrsm(CblasRowMajor, CblasLeft, ul, CblasNoTrans, dg, n, k, 1.0, (double *)(void *)pa, lda,
+                        (double *)(void *)px, ldb);
+    }
+    tn_release(ca);
+    return out;
+}
+
+tn_tensor *tn_linalg_solve_triangular(tn_tensor *a, tn_tensor *b, bool upper, bool unitriangular) {
+    tn_tensor *out = la_solve_tri_raw(a, b, upper, unitriangular, "linalg.solve_triangular");
+    if (out && tn_grad_needed2(a, b)) {
+        tn_node *nd = tn_record(TN_OP_LINALG_SOLVE_TRIANGULAR, out, 2, (tn_tensor *[]){a, b});
+        if (!nd) {
+            tn_release(out);
+            return NULL;
+        }
+        tn_save(nd, a);
+        tn_save(nd, out);
+        nd->iarg[0] = upper;
+        nd->iarg[1] = unitriangular;
+    }
+    return out;
+}
+
+/* X = A^-1 B: gB = A^-T g (A^T triangular the other way), gA = -gB X^T
+ * kept on the triangle the forward read (without the diagonal when unit) */
+int linalg_solve_triangular_backward(tn_node *nd, tn_tensor *g, tn_tensor **gin) {
+    tn_tensor *a = tn_saved(nd, 0), *x = tn_saved(nd, 1);
+    if (!a || !x) return -1;
+    bool upper = nd->iarg[0] != 0, unit = nd->iarg[1] != 0;
+    la_pool pool = {0}, *p = &pool;
+    tn_tensor *at = la_mT(p, a);
+    tn_tensor *gb = p->fail ? NULL
+                            : la_keep(p, la_solve_tri_raw(at, g, !upper, unit, "linalg.solve_triangular (backward)"));
+    tn_tensor *full = la_scale(p, la_mm(p, gb, la_mT(p, x)), -1.0);
+    tn_tensor *ga = p->fail ? NULL : la_keep(p, upper ? tn_triu(full, unit ? 1 : 0) : tn_tril(full, unit ? -1 : 0));
     if (p->fail) {
         la_pool_free(p);
         return -1;

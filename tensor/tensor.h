@@ -250,6 +250,8 @@ tn_tensor *tn_linalg_det(tn_tensor *a);
 int tn_linalg_slogdet(tn_tensor *a, tn_tensor **sign, tn_tensor **logabsdet);
 /* A X = B; B (..., n, k) or a (batch of) vector(s) as torch.linalg.solve */
 tn_tensor *tn_linalg_solve(tn_tensor *a, tn_tensor *b);
+/* A X = B for triangular A (the upper or lower triangle read), B (..., n, k) */
+tn_tensor *tn_linalg_solve_triangular(tn_tensor *a, tn_tensor *b, bool upper, bool unitriangular);
 tn_tensor *tn_linalg_cholesky(tn_tensor *a);                 /* lower L */
 /* eigenvalues ascending; upper: read A's upper triangle; v may be NULL
  * when !vectors */

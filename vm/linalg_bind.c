@@ -1,8 +1,8 @@
 /*
  * linalg_bind.c: Lua bindings of the LAPACK-based linear algebra of the core
  * (tensor/linalg_lu.c, tensor/linalg_decomp.c) as the table ember.linalg,
- * PyTorch's torch.linalg: inv det slogdet solve cholesky qr eigh eigvalsh
- * svd svdvals.  The functions written in Lua on top of these (lstsq, pinv,
+ * PyTorch's torch.linalg: inv det slogdet solve solve_triangular cholesky
+ * qr eigh eigvalsh svd svdvals.  The functions written in Lua on top of these (lstsq, pinv,
  * norms, matrix_power, cross, ...) are added by lua/ember/linalg.lua.
  * Top-level aliases as torch has them: ember.inverse / x:inverse(),
  * ember.det / x:det(), ember.slogdet, ember.cholesky, ember.qr (methods too).
@@ -34,6 +34,34 @@ static int l_solve(lua_State *L) {
     vm_prepare_args(L, 2, 2, "linalg.solve");
     tn_tensor *b = vm_to_tensor(L, 2, "linalg.solve");
     tn_tensor *x = tn_linalg_solve(a, b);
+    tn_release(b);
+    vm_push_tensor(L, x);
+    return 1;
+}
+
+/* solve_triangular(A, B, {upper=, left=true, unitriangular=false}) */
+static int l_solve_triangular(lua_State *L) {
+    const char *op = "linalg.solve_triangular";
+    tn_tensor *a = vm_check_tensor(L, 1);
+    if (lua_type(L, 3) != LUA_TTABLE) return luaL_error(L, "%s: give the options {upper=true or false [, left=, unitriangular=]}", op);
+    lua_getfield(L, 3, "upper");
+    bool has_upper = lua_isboolean(L, -1);
+    lua_pop(L, 1);
+    if (!has_upper) return luaL_error(L, "%s: option 'upper' (true or false) is required, as in PyTorch", op);
+    bool upper = lt_opt_bool(L, 3, "upper", false), left = lt_opt_bool(L, 3, "left", true);
+    bool unit = lt_opt_bool(L, 3, "unitriangular", false);
+    vm_prepare_args(L, 2, 2, op);
+    tn_tensor *b = vm_to_tensor(L, 2, op), *x;
+    if (left) {
+        x = tn_linalg_solve_triangular(a, b, upper, unit);
+    } else {  /* X A = B  <=>  A^T X^T = B^T, A^T triangular the other way */
+        tn_tensor *at = tn_transpose(a, -2, -1), *bt = at ? tn_transpose(b, -2, -1) : NULL;
+        tn_tensor *xt = bt ? tn_linalg_solve_triangular(at, bt, !upper, unit) : NULL;
+        x = xt ? tn_transpose(xt, -2, -1) : NULL;
+        tn_release(at);
+        tn_release(bt);
+        tn_release(xt);
+    }
     tn_release(b);
     vm_push_tensor(L, x);
     return 1;
@@ -127,6 +155,7 @@ static const lt_reg linalg_fns[] = {
     {"det", l_det, "ember.linalg.det(A): the determinant of each square matrix of A (..., n, n), via LU."},
     {"slogdet", l_slogdet, "ember.linalg.slogdet(A) -> sign, logabsdet: det(A) = sign * exp(logabsdet), without overflow; (0, -inf) for a singular matrix."},
     {"solve", l_solve, "ember.linalg.solve(A, B): X with A X = B; A (..., n, n), B (..., n, k) or a (batch of) vector(s) (..., n); batch dims broadcast."},
+    {"solve_triangular", l_solve_triangular, "ember.linalg.solve_triangular(A, B, {upper=, left=true, unitriangular=false}): X with A X = B (left) or X A = B for triangular A, reading only its upper or lower triangle; B (..., n, k), batch dims broadcast."},
     {"cholesky", l_cholesky, "ember.linalg.cholesky(A [, {upper=false}]): lower-triangular L with A = L L^T for symmetric positive-definite A (reads A's lower triangle); upper=true gives L^T."},
     {"qr", l_qr, "ember.linalg.qr(A [, mode='reduced']) -> Q, R: A = Q R with orthonormal Q and upper-triangular R; mode 'reduced', 'complete' or 'r' (Q empty)."},
     {"eigh", l_eigh, "ember.linalg.eigh(A [, UPLO='L']) -> eigenvalues, eigenvectors: A = V diag(w) V^T for symmetric A, eigenvalues ascending, eigenvectors in the columns of V."},

@@ -245,6 +245,13 @@ checks.linalg_solve = function()
   check(function(a, b) return ember.linalg.solve(a, b) end, {wellcond({2, 1, 3, 3}), leaf({4, 3, 2})})  -- broadcast
   check(function(a, b) return ember.linalg.solve(a:t(), b) end, {wellcond({3, 3}), leaf({3, 2})})
 end
+checks.linalg_solve_triangular = function()
+  local st = ember.linalg.solve_triangular
+  for _, o in ipairs({{upper = false}, {upper = true}, {upper = true, unitriangular = true}}) do
+    check(function(a, b) return st(a, b, o) end, {wellcond({2, 3, 3}), leaf({3, 2})})  -- broadcast B
+  end
+  check(function(a, b) return st(a, b, {upper = false, left = false}) end, {wellcond({3, 3}), leaf({2, 3})})
+end
 checks.linalg_cholesky = function()
   local I = ember.eye(3, {dtype = "float64"})
   check(function(x) return ember.linalg.cholesky(x:matmul(x:transpose(-2, -1)) + I) end, {leaf({2, 3, 3})})

@@ -81,6 +81,28 @@ T.test("solve: vectors, matrices, batches, broadcasting", function()
   T.near(x32:totable(), {0.7538461538461538, 0.7846153846153847, 0.553846153846154}, 1e-5)
 end)
 
+T.test("solve_triangular vs PyTorch", function()
+  local Lt = f64{{2, 0, 0}, {1, 3, 0}, {-1, 2, 4}}
+  local R = f64{{1, 2}, {3, 4}, {5, 6}}
+  T.near(L.solve_triangular(Lt, R, {upper = false}):totable(), {{0.5, 1}, {0.8333333333333333, 1}, {0.9583333333333334, 1.25}}, 1e-12)
+  local want = {{1.0416666666666667, 1.5833333333333333}, {0.16666666666666666, 0.3333333333333333}, {1.25, 1.5}}
+  T.near(L.solve_triangular(Lt:t(), R, {upper = true}):totable(), want, 1e-12)
+  T.near(L.solve_triangular(Lt, R, {upper = false, unitriangular = true}):totable(), {{1, 2}, {2, 2}, {2, 4}}, 1e-12)
+  T.near(L.solve_triangular(Lt, R:t(), {upper = false, left = false}):t():totable(), want, 1e-12)
+  -- only the named triangle is read
+  close(L.solve_triangular(Lt + f64{{0, 9, 9}, {0, 0, 9}, {0, 0, 0}}, R, {upper = false}), L.solve_triangular(Lt, R, {upper = false}))
+  -- after cholesky: A^-1 B by two triangular solves
+  local C = L.cholesky(A)
+  local Y = L.solve_triangular(C, R, {upper = false})
+  close(L.solve_triangular(C:t(), Y, {upper = true}), L.solve(A, R))
+  -- batched, broadcast
+  local Xs = L.solve_triangular(ember.stack({Lt, Lt * 2}), R, {upper = false})
+  T.same(Xs.shape, {2, 3, 2})
+  close(Xs:select(1, 2), L.solve_triangular(Lt, R, {upper = false}) / 2)
+  T.raises(function() L.solve_triangular(Lt, R) end, "upper")
+  T.raises(function() L.solve_triangular(Lt, R:t(), {upper = false}) end, "do not match")
+end)
+
 T.test("cholesky", function()
   local Lc = L.cholesky(A)
   T.near(Lc:totable(), {{2, 0, 0}, {0.5, 2.179449471770337, 0}, {1, 1.1470786693528088, 1.9194297398747862}}, 1e-12)
