@@ -61,45 +61,51 @@ static bool all_finite(const char *op, const tn_tensor *c, int64_t b, int64_t nb
 
 /* ---------- cholesky ---------- */
 
+typedef struct {
+    tn_dtype dt;
+    int n;
+    int64_t nb;
+    const char *op;
+    char *m;   /* holds A on entry, L on return */
+} chol_ctx;
+
+static int chol_item(void *v, int64_t b, void *scratch) {
+    (void)scratch;
+    chol_ctx *c = v;
+    int n = c->n, ld = n > 1 ? n : 1, info = 0;
+    size_t es = tn_dtype_size(c->dt);
+    char *m = c->m + (size_t)b * (size_t)n * (size_t)n * es;
+    /* m is column-major A^T; its upper triangle is A's lower one, and the
+     * factor U (A^T = U^T U) read row-major is L = U^T */
+    if (c->dt == TN_FLOAT32) spotrf_("U", &n, (float *)(void *)m, &ld, &info, 1);
+    else dpotrf_("U", &n, (double *)(void *)m, &ld, &info, 1);
+    if (info != 0) {
+        char note[96];
+        la_item_note(note, sizeof note, b, c->nb);
+        if (info > 0)
+            tn_error("%s: the input is not positive-definite (the leading minor of order %d is not "
+                     "positive-definite)%s", c->op, info, note);
+        else tn_error("%s: LAPACK potrf rejected argument %d", c->op, -info);
+        return -1;
+    }
+    for (int i = 0; i < n; i++)  /* potrf leaves the strict upper triangle (row-major) as it was */
+        for (int j = i + 1; j < n; j++) tn_store(c->dt, m, (int64_t)i * n + j, 0.0);
+    return 0;
+}
+
 static tn_tensor *cholesky_raw(tn_tensor *a, const char *op) {
     if (!la_check(op, a, true)) return NULL;
-    tn_tensor *c = la_contig(a);
-    tn_tensor *out = c ? tn_empty(a->dtype, a->ndim, a->shape) : NULL;
-    if (!out) {
-        tn_release(c);
+    bool was = tn_set_grad_enabled(false);
+    tn_tensor *out = tn_clone(a);  /* contiguous, factored in place */
+    tn_set_grad_enabled(was);
+    if (!out) return NULL;
+    int n = (int)a->shape[a->ndim - 1];
+    chol_ctx ctx = {a->dtype, n, la_batch(a), op, tn_data(out)};
+    if (n > 0 && la_run_batch(op, ctx.nb, (double)n * n * n / 3, 0, chol_item, &ctx) < 0) {
+        tn_release(out);
         return NULL;
     }
-    int n = (int)a->shape[a->ndim - 1], ld = n > 1 ? n : 1;
-    int64_t nb = la_batch(a), nn = (int64_t)n * n;
-    size_t es = tn_dtype_size(a->dtype);
-    memcpy(tn_data(out), tn_data(c), (size_t)(nb * nn) * es);
-    tn_release(c);
-    for (int64_t b = 0; b < nb; b++) {
-        if (!la_poll(op)) goto fail;
-        char *m = (char *)tn_data(out) + (size_t)(b * nn) * es;
-        int info = 0;
-        /* m is column-major A^T; its upper triangle is A's lower one, and
-         * the factor U (A^T = U^T U) read row-major is L = U^T */
-        if (n > 0) {
-            if (a->dtype == TN_FLOAT32) spotrf_("U", &n, (float *)(void *)m, &ld, &info, 1);
-            else dpotrf_("U", &n, (double *)(void *)m, &ld, &info, 1);
-        }
-        if (info != 0) {
-            char note[96];
-            la_item_note(note, sizeof note, b, nb);
-            if (info > 0)
-                tn_error("%s: the input is not positive-definite (the leading minor of order %d is not "
-                         "positive-definite)%s", op, info, note);
-            else tn_error("%s: LAPACK potrf rejected argument %d", op, -info);
-            goto fail;
-        }
-        for (int i = 0; i < n; i++)  /* potrf leaves the strict upper triangle (row-major) as it was */
-            for (int j = i + 1; j < n; j++) tn_store(a->dtype, m, (int64_t)i * n + j, 0.0);
-    }
     return out;
-fail:
-    tn_release(out);
-    return NULL;
 }
 
 tn_tensor *tn_linalg_cholesky(tn_tensor *a) {
@@ -153,57 +159,71 @@ int linalg_cholesky_backward(tn_node *nd, tn_tensor *g, tn_tensor **gin) {
 
 /* ---------- eigh ---------- */
 
+typedef struct {
+    tn_dtype dt;
+    int n, lwork, liwork;
+    bool vectors;
+    const char *uplo;
+    int64_t nb;
+    const tn_tensor *c;
+    const char *op;
+    char *w, *v;
+} eigh_ctx;
+
+/* scratch: the matrix (n x n), syevd's work (lwork), iwork (liwork ints) */
+static int eigh_item(void *vc, int64_t b, void *scratch) {
+    eigh_ctx *c = vc;
+    int n = c->n, ld = n > 1 ? n : 1, info = 0;
+    size_t es = tn_dtype_size(c->dt), nn = (size_t)n * (size_t)n;
+    if (!all_finite(c->op, c->c, b, c->nb, (int64_t)nn)) return -1;
+    void *m = scratch, *work = (char *)scratch + la_align(nn * es);
+    int *iwork = (int *)(void *)((char *)work + la_align((size_t)c->lwork * es));
+    memcpy(m, (const char *)tn_data(c->c) + b * nn * es, nn * es);
+    void *wb = c->w + (size_t)b * (size_t)n * es;
+    const char *jobz = c->vectors ? "V" : "N";
+    if (c->dt == TN_FLOAT32)
+        ssyevd_(jobz, c->uplo, &n, m, &ld, wb, work, &c->lwork, iwork, &c->liwork, &info, 1, 1);
+    else dsyevd_(jobz, c->uplo, &n, m, &ld, wb, work, &c->lwork, iwork, &c->liwork, &info, 1, 1);
+    if (info != 0) {
+        char note[96];
+        la_item_note(note, sizeof note, b, c->nb);
+        tn_error("%s: the eigenvalue algorithm failed to converge (LAPACK syevd info %d)%s", c->op, info, note);
+        return -1;
+    }
+    /* m: column-major eigenvectors, column k for w[k]; V row-major (n, n) */
+    if (c->vectors) la_from_colmajor(c->dt, m, c->v + b * nn * es, n, n);
+    return 0;
+}
+
 static int eigh_raw(tn_tensor *a, const char *op, bool upper, bool vectors, tn_tensor **w, tn_tensor **v) {
     if (!la_check(op, a, true)) return -1;
     tn_dtype dt = a->dtype;
     int n = (int)a->shape[a->ndim - 1], ld = n > 1 ? n : 1;
-    int64_t nb = la_batch(a), nn = (int64_t)n * n;
     size_t es = tn_dtype_size(dt);
     tn_tensor *c = la_contig(a);
     tn_tensor *wo = c ? new_like_batch(dt, a, n, 0, 1) : NULL;
     tn_tensor *vo = wo && vectors ? tn_empty(dt, a->ndim, a->shape) : NULL;
-    void *m, *work = NULL;
-    tn_tensor *mk = la_buf((size_t)nn * es, &m), *wk = NULL;
-    int *iwork = NULL;
-    bool ok = wo && (vo || !vectors) && m;
-    if (wo && !ok) tn_error("%s: out of memory", op);
+    bool ok = wo && (vo || !vectors);
     /* the row-major lower triangle is the column-major upper one */
     const char *uplo = upper ? "L" : "U", *jobz = vectors ? "V" : "N";
     int lwork = -1, liwork = -1, info = 0;
     if (ok && n > 0) {  /* workspace query */
-        double wq[2];
-        int iq;
+        double wq[2], dummy[2];
+        int iq = 1;
         if (dt == TN_FLOAT32)
-            ssyevd_(jobz, uplo, &n, m, &ld, m, (float *)(void *)wq, &lwork, &iq, &liwork, &info, 1, 1);
-        else dsyevd_(jobz, uplo, &n, m, &ld, m, wq, &lwork, &iq, &liwork, &info, 1, 1);
+            ssyevd_(jobz, uplo, &n, (float *)(void *)dummy, &ld, (float *)(void *)dummy, (float *)(void *)wq,
+                    &lwork, &iq, &liwork, &info, 1, 1);
+        else dsyevd_(jobz, uplo, &n, dummy, &ld, dummy, wq, &lwork, &iq, &liwork, &info, 1, 1);
         liwork = iq > 1 ? iq : 1;
         ok = work_size(dt, wq, op, &lwork);
-        wk = ok ? la_buf((size_t)lwork * es, &work) : NULL;
-        iwork = ok ? malloc(sizeof(int) * (size_t)liwork) : NULL;
-        if (ok && (!work || !iwork)) {
-            tn_error("%s: out of memory", op);
-            ok = false;
-        }
     }
-    for (int64_t b = 0; ok && n > 0 && b < nb; b++) {
-        if (!(ok = la_poll(op) && all_finite(op, c, b, nb, nn))) break;
-        memcpy(m, (char *)tn_data(c) + (size_t)(b * nn) * es, (size_t)nn * es);
-        void *wb = (char *)tn_data(wo) + (size_t)(b * n) * es;
-        if (dt == TN_FLOAT32) ssyevd_(jobz, uplo, &n, m, &ld, wb, work, &lwork, iwork, &liwork, &info, 1, 1);
-        else dsyevd_(jobz, uplo, &n, m, &ld, wb, work, &lwork, iwork, &liwork, &info, 1, 1);
-        if (info != 0) {
-            char note[96];
-            la_item_note(note, sizeof note, b, nb);
-            tn_error("%s: the eigenvalue algorithm failed to converge (LAPACK syevd info %d)%s", op, info, note);
-            ok = false;
-            break;
-        }
-        /* m: column-major eigenvectors, column k for w[k]; V row-major (n, n) */
-        if (vectors) la_from_colmajor(dt, m, (char *)tn_data(vo) + (size_t)(b * nn) * es, n, n);
+    if (ok && n > 0) {
+        eigh_ctx ctx = {dt, n, lwork, liwork, vectors, uplo, la_batch(a), c, op, tn_data(wo),
+                        vo ? tn_data(vo) : NULL};
+        size_t scratch = la_align((size_t)n * (size_t)n * es) + la_align((size_t)lwork * es) +
+                         sizeof(int) * (size_t)liwork;
+        ok = la_run_batch(op, ctx.nb, 4.0 * n * n * n, scratch, eigh_item, &ctx) == 0;
     }
-    tn_release(mk);
-    tn_release(wk);
-    free(iwork);
     tn_release(c);
     if (!ok) {
         tn_release(wo);
@@ -288,12 +308,51 @@ int linalg_eigh_vectors_backward(tn_node *nd, tn_tensor *g, tn_tensor **gin) {
 
 /* ---------- svd ---------- */
 
+typedef struct {
+    tn_dtype dt;
+    int m, n, k, ucols, vrows, lwork;
+    bool vectors;
+    const char *jobz;
+    int64_t nb;
+    const tn_tensor *c;
+    const char *op;
+    char *s, *u, *vh;
+} svd_ctx;
+
+/* scratch: the matrix (m x n), gesdd's work (lwork), iwork (8k ints) */
+static int svd_item(void *v, int64_t b, void *scratch) {
+    svd_ctx *c = v;
+    int m = c->m, n = c->n, k = c->k, info = 0;
+    size_t es = tn_dtype_size(c->dt), mn = (size_t)m * (size_t)n;
+    if (!all_finite(c->op, c->c, b, c->nb, (int64_t)mn)) return -1;
+    void *wa = scratch, *work = (char *)scratch + la_align(mn * es);
+    int *iwork = (int *)(void *)((char *)work + la_align((size_t)c->lwork * es));
+    memcpy(wa, (const char *)tn_data(c->c) + b * mn * es, mn * es);
+    /* LAPACK sees M = A^T (n x m); M = U' S V'^T gives A = V' S U'^T:
+     * U_A = V' is vt' read row-major, Vh_A = U'^T is u' read row-major */
+    void *sb = c->s + (size_t)b * (size_t)k * es;
+    void *ub = c->vectors ? c->vh + (size_t)b * (size_t)c->vrows * (size_t)n * es : wa;  /* u' -> Vh */
+    void *vb = c->vectors ? c->u + (size_t)b * (size_t)m * (size_t)c->ucols * es : wa;   /* vt' -> U */
+    int lda = n > 1 ? n : 1, lu = c->vectors && n > 1 ? n : 1;
+    int lv = c->vectors && c->ucols > 1 ? c->ucols : 1;  /* vt' is ucols x m */
+    if (c->dt == TN_FLOAT32)
+        sgesdd_(c->jobz, &n, &m, wa, &lda, sb, ub, &lu, vb, &lv, work, &c->lwork, iwork, &info, 1);
+    else dgesdd_(c->jobz, &n, &m, wa, &lda, sb, ub, &lu, vb, &lv, work, &c->lwork, iwork, &info, 1);
+    if (info != 0) {
+        char note[96];
+        la_item_note(note, sizeof note, b, c->nb);
+        tn_error("%s: the SVD algorithm failed to converge (LAPACK gesdd info %d)%s", c->op, info, note);
+        return -1;
+    }
+    return 0;
+}
+
 int la_svd_raw(tn_tensor *a, const char *op, bool full, bool vectors, tn_tensor **u, tn_tensor **s,
                tn_tensor **vh) {
     if (!la_check(op, a, false)) return -1;
     tn_dtype dt = a->dtype;
     int m = (int)a->shape[a->ndim - 2], n = (int)a->shape[a->ndim - 1], k = m < n ? m : n;
-    int64_t nb = la_batch(a), mn = (int64_t)m * n;
+    int64_t nb = la_batch(a);
     size_t es = tn_dtype_size(dt);
     full = full && vectors;
     int ucols = full ? m : k, vrows = full ? n : k;
@@ -301,26 +360,19 @@ int la_svd_raw(tn_tensor *a, const char *op, bool full, bool vectors, tn_tensor 
     tn_tensor *so = c ? new_like_batch(dt, a, k, 0, 1) : NULL;
     tn_tensor *uo = so && vectors ? new_like_batch(dt, a, m, ucols, 2) : NULL;
     tn_tensor *vo = uo ? new_like_batch(dt, a, vrows, n, 2) : NULL;
-    void *wa, *work = NULL;
-    tn_tensor *ak = la_buf((size_t)mn * es, &wa), *wk = NULL;
-    int *iwork = malloc(sizeof(int) * (size_t)(8 * k > 0 ? 8 * k : 1));
-    bool ok = so && (!vectors || vo) && wa && iwork;
-    if (so && !ok) tn_error("%s: out of memory", op);
-    /* LAPACK sees M = A^T (n x m); M = U' S V'^T gives A = V' S U'^T:
-     * U_A = V' is vt' read row-major, Vh_A = U'^T is u' read row-major */
+    bool ok = so && (!vectors || vo);
     const char *jobz = !vectors ? "N" : full ? "A" : "S";
-    int lda = n > 1 ? n : 1, ldu = n > 1 ? n : 1, ldvt = (full ? m : k) > 1 ? (full ? m : k) : 1;
     int lwork = -1, info = 0;
-    if (ok && k > 0) {
-        double wq[2];
-        if (dt == TN_FLOAT32)
-            sgesdd_(jobz, &n, &m, wa, &lda, wa, wa, &ldu, wa, &ldvt, (float *)(void *)wq, &lwork, iwork, &info, 1);
-        else dgesdd_(jobz, &n, &m, wa, &lda, wa, wa, &ldu, wa, &ldvt, wq, &lwork, iwork, &info, 1);
-        if (!work_size(dt, wq, op, &lwork)) ok = false;
-        else if (!(wk = la_buf((size_t)lwork * es, &work))) {
-            tn_error("%s: out of memory", op);
-            ok = false;
+    if (ok && k > 0) {  /* workspace query */
+        double wq[2], dummy[2];
+        int iq[2], lda = n > 1 ? n : 1, ldu = n > 1 ? n : 1, ldvt = (full ? m : k) > 1 ? (full ? m : k) : 1;
+        if (dt == TN_FLOAT32) {
+            float *d = (float *)(void *)dummy;
+            sgesdd_(jobz, &n, &m, d, &lda, d, d, &ldu, d, &ldvt, (float *)(void *)wq, &lwork, iq, &info, 1);
+        } else {
+            dgesdd_(jobz, &n, &m, dummy, &lda, dummy, dummy, &ldu, dummy, &ldvt, wq, &lwork, iq, &info, 1);
         }
+        ok = work_size(dt, wq, op, &lwork);
     }
     if (ok && k == 0 && vectors) {  /* empty: full vectors are identities */
         memset(tn_data(uo), 0, (size_t)uo->numel * es);
@@ -332,25 +384,12 @@ int la_svd_raw(tn_tensor *a, const char *op, bool full, bool vectors, tn_tensor 
                 tn_store(dt, tn_data(vo), b * vrows * n + (int64_t)i * n + i, 1.0);
         }
     }
-    for (int64_t b = 0; ok && k > 0 && b < nb; b++) {
-        if (!(ok = la_poll(op) && all_finite(op, c, b, nb, mn))) break;
-        memcpy(wa, (char *)tn_data(c) + (size_t)(b * mn) * es, (size_t)mn * es);
-        void *sb = (char *)tn_data(so) + (size_t)(b * k) * es;
-        void *ub = vectors ? (char *)tn_data(vo) + (size_t)(b * vrows * n) * es : wa;  /* u' -> Vh */
-        void *vb = vectors ? (char *)tn_data(uo) + (size_t)(b * m * ucols) * es : wa;  /* vt' -> U */
-        int lu = vectors ? ldu : 1, lv = vectors ? ldvt : 1;
-        if (dt == TN_FLOAT32) sgesdd_(jobz, &n, &m, wa, &lda, sb, ub, &lu, vb, &lv, work, &lwork, iwork, &info, 1);
-        else dgesdd_(jobz, &n, &m, wa, &lda, sb, ub, &lu, vb, &lv, work, &lwork, iwork, &info, 1);
-        if (info != 0) {
-            char note[96];
-            la_item_note(note, sizeof note, b, nb);
-            tn_error("%s: the SVD algorithm failed to converge (LAPACK gesdd info %d)%s", op, info, note);
-            ok = false;
-        }
+    if (ok && k > 0) {
+        svd_ctx ctx = {dt, m, n, k, ucols, vrows, lwork, vectors, jobz, nb, c, op, tn_data(so),
+                       vectors ? tn_data(uo) : NULL, vectors ? tn_data(vo) : NULL};
+        size_t scratch = la_align((size_t)m * (size_t)n * es) + la_align((size_t)lwork * es) + sizeof(int) * 8 * (size_t)k;
+        ok = la_run_batch(op, nb, 8.0 * m * n * k, scratch, svd_item, &ctx) == 0;
     }
-    tn_release(ak);
-    tn_release(wk);
-    free(iwork);
     tn_release(c);
     if (!ok) {
         tn_release(so);
@@ -476,71 +515,82 @@ int linalg_svd_vh_backward(tn_node *nd, tn_tensor *g, tn_tensor **gin) {
 /* ---------- qr ---------- */
 
 /* mode: 0 reduced, 1 complete, 2 r (Q is then an empty tensor, as PyTorch) */
+typedef struct {
+    tn_dtype dt;
+    int m, n, k, qc, rr, mode, lwork;
+    size_t qsz;
+    const char *a, *op;
+    char *q, *r;
+} qr_ctx;
+
+/* scratch: column-major work (m x max(qc, n)), tau (k), work (lwork) */
+static int qr_item(void *v, int64_t b, void *scratch) {
+    qr_ctx *c = v;
+    int m = c->m, n = c->n, k = c->k, qc = c->qc, rr = c->rr, ld = m > 1 ? m : 1, info = 0;
+    tn_dtype dt = c->dt;
+    size_t es = tn_dtype_size(dt);
+    void *wa = scratch, *tau = (char *)scratch + la_align(c->qsz * es);
+    void *work = (char *)tau + la_align((size_t)k * es);
+    la_to_colmajor(dt, c->a + (size_t)b * (size_t)m * (size_t)n * es, wa, m, n);  /* wa: column-major A */
+    if (m > 0 && n > 0) {
+        if (dt == TN_FLOAT32) sgeqrf_(&m, &n, wa, &ld, tau, work, &c->lwork, &info);
+        else dgeqrf_(&m, &n, wa, &ld, tau, work, &c->lwork, &info);
+    }
+    /* R: the upper triangle of wa's first rr rows, row-major (rr, n) */
+    char *rb = c->r + (size_t)b * (size_t)rr * (size_t)n * es;
+    for (int i = 0; i < rr; i++)
+        for (int j = 0; j < n; j++)
+            tn_store(dt, rb, (int64_t)i * n + j, j >= i ? tn_load(dt, wa, i + (int64_t)j * m) : 0.0);
+    if (c->mode == 2 || qc == 0) return 0;
+    /* Q from the reflectors: orgqr fills m x qc columns (for complete mode
+     * with n < m it makes the extra columns too) */
+    if (k > 0) {
+        if (dt == TN_FLOAT32) sorgqr_(&m, &qc, &k, wa, &ld, tau, work, &c->lwork, &info);
+        else dorgqr_(&m, &qc, &k, wa, &ld, tau, work, &c->lwork, &info);
+    } else {  /* no reflectors: Q = I */
+        memset(wa, 0, (size_t)m * (size_t)qc * es);
+        for (int i = 0; i < m && i < qc; i++) tn_store(dt, wa, i + (int64_t)i * m, 1.0);
+    }
+    if (info != 0) {
+        tn_error("%s: LAPACK orgqr failed (info %d)", c->op, info);
+        return -1;
+    }
+    la_from_colmajor(dt, wa, c->q + (size_t)b * (size_t)m * (size_t)qc * es, m, qc);
+    return 0;
+}
+
 static int qr_raw(tn_tensor *a, const char *op, int mode, tn_tensor **q, tn_tensor **r) {
     if (!la_check(op, a, false)) return -1;
     tn_dtype dt = a->dtype;
     int m = (int)a->shape[a->ndim - 2], n = (int)a->shape[a->ndim - 1], k = m < n ? m : n;
     int qc = mode == 1 ? m : k, rr = mode == 1 ? m : k, ld = m > 1 ? m : 1;
-    int64_t nb = la_batch(a), mn = (int64_t)m * n;
     size_t es = tn_dtype_size(dt);
     tn_tensor *c = la_contig(a);
     tn_tensor *ro = c ? new_like_batch(dt, a, rr, n, 2) : NULL;
     tn_tensor *qo = ro ? (mode == 2 ? tn_empty(dt, 1, (int64_t[]){0}) : new_like_batch(dt, a, m, qc, 2)) : NULL;
-    int64_t qsz = (int64_t)m * (qc > n ? qc : n);
-    void *wa, *tau = malloc((size_t)(k > 0 ? k : 1) * es), *work = NULL;
-    tn_tensor *ak = la_buf((size_t)qsz * es, &wa), *wk = NULL;
-    bool ok = qo && wa && tau;
-    if (qo && !ok) tn_error("%s: out of memory", op);
-    int lwork = -1, info = 0;
-    if (ok && m > 0 && n > 0) {
-        double wq[2], wq2[2];
-        int nq = qc > 0 ? qc : 1;
+    size_t qsz = (size_t)m * (size_t)(qc > n ? qc : n);
+    bool ok = qo != NULL;
+    int lwork = 1, info = 0;
+    if (ok && m > 0 && n > 0) {  /* workspace queries */
+        double wq[2], wq2[2], dummy[2];
+        int nq = qc > 0 ? qc : 1, q1 = -1;
         if (dt == TN_FLOAT32) {
-            sgeqrf_(&m, &n, wa, &ld, tau, (float *)(void *)wq, &lwork, &info);
-            sorgqr_(&m, &nq, &k, wa, &ld, tau, (float *)(void *)wq2, &lwork, &info);
+            float *d = (float *)(void *)dummy;
+            sgeqrf_(&m, &n, d, &ld, d, (float *)(void *)wq, &q1, &info);
+            sorgqr_(&m, &nq, &k, d, &ld, d, (float *)(void *)wq2, &q1, &info);
         } else {
-            dgeqrf_(&m, &n, wa, &ld, tau, wq, &lwork, &info);
-            dorgqr_(&m, &nq, &k, wa, &ld, tau, wq2, &lwork, &info);
+            dgeqrf_(&m, &n, dummy, &ld, dummy, wq, &q1, &info);
+            dorgqr_(&m, &nq, &k, dummy, &ld, dummy, wq2, &q1, &info);
         }
-        int l1, l2;
-        if (!work_size(dt, wq, op, &l1) || !work_size(dt, wq2, op, &l2)) ok = false;
-        else if (lwork = l1 > l2 ? l1 : l2, !(wk = la_buf((size_t)lwork * es, &work))) {
-            tn_error("%s: out of memory", op);
-            ok = false;
-        }
+        int l1 = 1, l2 = 1;
+        ok = work_size(dt, wq, op, &l1) && work_size(dt, wq2, op, &l2);
+        lwork = l1 > l2 ? l1 : l2;
     }
-    for (int64_t b = 0; ok && b < nb; b++) {
-        if (!(ok = la_poll(op))) break;
-        la_to_colmajor(dt, (char *)tn_data(c) + (size_t)(b * mn) * es, wa, m, n);  /* wa: column-major A */
-        if (m > 0 && n > 0) {
-            if (dt == TN_FLOAT32) sgeqrf_(&m, &n, wa, &ld, tau, work, &lwork, &info);
-            else dgeqrf_(&m, &n, wa, &ld, tau, work, &lwork, &info);
-        }
-        /* R: the upper triangle of wa's first rr rows, row-major (rr, n) */
-        char *rb = (char *)tn_data(ro) + (size_t)(b * rr * n) * es;
-        for (int i = 0; i < rr; i++)
-            for (int j = 0; j < n; j++)
-                tn_store(dt, rb, (int64_t)i * n + j, j >= i ? tn_load(dt, wa, i + (int64_t)j * m) : 0.0);
-        if (mode == 2 || qc == 0) continue;
-        /* Q from the reflectors: orgqr wants m x qc columns; for complete
-         * mode with n < m the extra columns are filled in by orgqr */
-        if (k > 0) {
-            if (dt == TN_FLOAT32) sorgqr_(&m, &qc, &k, wa, &ld, tau, work, &lwork, &info);
-            else dorgqr_(&m, &qc, &k, wa, &ld, tau, work, &lwork, &info);
-        } else {  /* no reflectors: Q = I */
-            memset(wa, 0, (size_t)m * (size_t)qc * es);
-            for (int i = 0; i < m && i < qc; i++) tn_store(dt, wa, i + (int64_t)i * m, 1.0);
-        }
-        if (info != 0) {
-            tn_error("%s: LAPACK orgqr failed (info %d)", op, info);
-            ok = false;
-            break;
-        }
-        la_from_colmajor(dt, wa, (char *)tn_data(qo) + (size_t)(b * m * qc) * es, m, qc);
+    if (ok) {
+        qr_ctx ctx = {dt, m, n, k, qc, rr, mode, lwork, qsz, tn_data(c), op, tn_data(qo), tn_data(ro)};
+        size_t scratch = la_align(qsz * es) + la_align((size_t)k * es) + (size_t)lwork * es;
+        ok = la_run_batch(op, la_batch(a), 4.0 * m * n * k, scratch, qr_item, &ctx) == 0;
     }
-    tn_release(ak);
-    free(tau);
-    tn_release(wk);
     tn_release(c);
     if (!ok) {
         tn_release(qo);

@@ -31,6 +31,15 @@ tn_tensor *la_buf(size_t bytes, void **data);
 /* false (and the error set) when Ctrl-C arrived */
 bool la_poll(const char *op);
 
+/* Runs fn(ctx, b, scratch) for the nb matrices b of a batch (0 or -1 with
+ * the error set).  `work` is the flop count of one item (it decides
+ * single-threaded BLAS and the split over ember's threads), `scratch` the
+ * bytes of scratch one item needs (64-byte aligned; la_align rounds a block).
+ * Polls Ctrl-C; on failure the lowest failing item's error is reported. */
+typedef int (*la_item_fn)(void *ctx, int64_t b, void *scratch);
+int la_run_batch(const char *op, int64_t nb, double work, size_t scratch, la_item_fn fn, void *ctx);
+size_t la_align(size_t n);
+
 /* raw kernels (no autograd) */
 tn_tensor *la_inv_raw(tn_tensor *a, const char *op);
 tn_tensor *la_solve_raw(tn_tensor *a, tn_tensor *b, const char *op);

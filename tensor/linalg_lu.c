@@ -20,6 +20,7 @@
 #include <cblas.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,105 @@ tn_tensor *la_result(la_pool *p, tn_tensor *t) {
     return r;
 }
 
+/* ---------- the batch runner ---------- */
+
+/* OpenBLAS threads its LAPACK routines even for tiny matrices, where waking
+ * the pool costs more than the work (getrs on 4 x 4 matrices ran 15 times
+ * slower with two threads than with one).  Small matrices therefore run with
+ * single-threaded OpenBLAS, and a batch of them is split over ember's pool
+ * instead (as linalg.c does for batched products): each chunk gets its own
+ * scratch, and the error of the lowest failing matrix is reported, so the
+ * result and the message do not depend on the thread count. */
+extern void openblas_set_num_threads(int);
+
+#define LA_SMALL_WORK (64.0 * 64 * 64)     /* below: single-threaded BLAS */
+#define LA_PARALLEL_WORK (256.0 * 256 * 256) /* up to: one matrix per thread */
+
+typedef struct {
+    la_item_fn fn;
+    void *ctx;
+    size_t scratch;
+    const char *op;
+    pthread_mutex_t mu;
+    int64_t fail_at;   /* lowest failing item, INT64_MAX while none */
+    char msg[512];
+} run_ctx;
+
+static void run_fail(run_ctx *r, int64_t b, const char *msg) {
+    pthread_mutex_lock(&r->mu);
+    if (b < r->fail_at) {
+        r->fail_at = b;
+        snprintf(r->msg, sizeof r->msg, "%s", msg);
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+static int64_t run_failed_at(run_ctx *r) {
+    pthread_mutex_lock(&r->mu);
+    int64_t f = r->fail_at;
+    pthread_mutex_unlock(&r->mu);
+    return f;
+}
+
+static void run_range(void *v, int64_t lo, int64_t hi) {
+    run_ctx *r = v;
+    char *s = malloc(r->scratch > 0 ? r->scratch : 1);
+    if (!s) {
+        char m[128];
+        snprintf(m, sizeof m, "%s: out of memory", r->op);
+        run_fail(r, lo, m);
+        return;
+    }
+    for (int64_t b = lo; b < hi && run_failed_at(r) > b; b++) {
+        if (tn_interrupted()) {
+            char m[128];
+            snprintf(m, sizeof m, "%s: interrupted", r->op);
+            run_fail(r, b, m);
+            break;
+        }
+        if (r->fn(r->ctx, b, s) < 0) {
+            run_fail(r, b, tn_last_error());
+            break;
+        }
+    }
+    free(s);
+}
+
+int la_run_batch(const char *op, int64_t nb, double work, size_t scratch, la_item_fn fn, void *ctx) {
+    if (nb <= 0) return 0;
+    int threads = tn_get_num_threads();
+    int64_t grain = (int64_t)(LA_SMALL_WORK / (work + 1)) + 1;
+    if (threads >= 2 && work <= LA_PARALLEL_WORK && nb >= 2 * grain) {
+        run_ctx r = {fn, ctx, scratch, op, PTHREAD_MUTEX_INITIALIZER, INT64_MAX, {0}};
+        openblas_set_num_threads(1);
+        tn_parallel_for(nb, grain, run_range, &r);
+        openblas_set_num_threads(threads);
+        pthread_mutex_destroy(&r.mu);
+        if (r.fail_at == INT64_MAX) return 0;
+        tn_error("%s", r.msg);
+        return -1;
+    }
+    /* serial: one scratch buffer from the tensor allocator's cache */
+    void *s;
+    tn_tensor *hold = la_buf(scratch, &s);
+    if (!s) {
+        tn_error("%s: out of memory", op);
+        return -1;
+    }
+    bool small = work < LA_SMALL_WORK && threads > 1;
+    if (small) openblas_set_num_threads(1);
+    int rc = 0;
+    for (int64_t b = 0; b < nb && rc == 0; b++) {
+        if (!la_poll(op) || fn(ctx, b, s) < 0) rc = -1;
+    }
+    if (small) openblas_set_num_threads(threads);
+    tn_release(hold);
+    return rc;
+}
+
+/* scratch layout: blocks rounded up to 64 bytes */
+size_t la_align(size_t n) { return (n + 63) & ~(size_t)63; }
+
 /* the pool's shorthands: each returns NULL once anything failed */
 #define OK (!p->fail)
 tn_tensor *la_mm(la_pool *p, tn_tensor *a, tn_tensor *b) { return OK ? la_keep(p, tn_matmul(a, b)) : NULL; }
@@ -170,12 +270,53 @@ static void lapack_bug(const char *op, const char *routine, int info) {
 /* ---------- inv ---------- */
 
 /* inv of every matrix of a float (..., n, n) tensor; no history. */
+typedef struct {
+    tn_dtype dt;
+    int n, lwork;
+    int64_t nb;
+    const char *src, *op;
+    char *dst;
+} inv_ctx;
+
+/* scratch: ipiv (n ints), then getri's work (lwork elements) */
+static int inv_item(void *v, int64_t b, void *scratch) {
+    inv_ctx *c = v;
+    int n = c->n, ld = n > 1 ? n : 1, info;
+    size_t es = tn_dtype_size(c->dt), nn = (size_t)n * (size_t)n;
+    int *ipiv = scratch;
+    void *work = (char *)scratch + la_align(sizeof(int) * (size_t)n);
+    /* y: column-major A^T, factored and inverted in place; inv(A^T) read
+     * row-major is inv(A) */
+    char *y = c->dst + (size_t)b * nn * es;
+    memcpy(y, c->src + (size_t)b * nn * es, nn * es);
+    info = lu_factor(c->dt, y, n, ipiv);
+    if (info != 0) {
+        char note[96];
+        la_item_note(note, sizeof note, b, c->nb);
+        if (info > 0)
+            tn_error("%s: the matrix is singular (zero pivot at diagonal element %d of its LU "
+                     "factorization)%s", c->op, info, note);
+        else lapack_bug(c->op, "getrf", info);
+        return -1;
+    }
+    if (c->dt == TN_FLOAT32) sgetri_(&n, (float *)(void *)y, &ld, ipiv, work, &c->lwork, &info);
+    else dgetri_(&n, (double *)(void *)y, &ld, ipiv, work, &c->lwork, &info);
+    if (info != 0) {
+        lapack_bug(c->op, "getri", info);
+        return -1;
+    }
+    return 0;
+}
+
 tn_tensor *la_inv_raw(tn_tensor *a, const char *op) {
     if (!la_check(op, a, true)) return NULL;
     tn_tensor *c = la_contig(a);
     tn_tensor *out = c ? tn_empty(a->dtype, a->ndim, a->shape) : NULL;
+    if (!out) {
+        tn_release(c);
+        return NULL;
+    }
     int n = (int)a->shape[a->ndim - 1], ld = n > 1 ? n : 1;
-    int64_t nb = la_batch(a), nn = (int64_t)n * n;
     size_t es = tn_dtype_size(a->dtype);
     /* getri's workspace: n * (a block size); ask once */
     int lwork = -1, info = 0;
@@ -186,38 +327,11 @@ tn_tensor *la_inv_raw(tn_tensor *a, const char *op) {
     }
     double want = tn_load(a->dtype, wq, 0);
     lwork = want >= n && want < (double)INT_MAX / 2 ? (int)want : (n > 0 ? n : 1);
-    void *work = malloc((size_t)lwork * es);
-    int *ipiv = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
-    bool ok = out && work && ipiv;
-    if (out && !ok) tn_error("%s: out of memory", op);
-    for (int64_t b = 0; ok && n > 0 && b < nb; b++) {
-        if (!(ok = la_poll(op))) break;
-        /* y: column-major A^T, factored and inverted in place; inv(A^T)
-         * read row-major is inv(A) */
-        char *y = (char *)tn_data(out) + (size_t)(b * nn) * es;
-        memcpy(y, (char *)tn_data(c) + (size_t)(b * nn) * es, (size_t)nn * es);
-        info = lu_factor(a->dtype, y, n, ipiv);
-        if (info != 0) {
-            char note[96];
-            la_item_note(note, sizeof note, b, nb);
-            if (info > 0)
-                tn_error("%s: the matrix is singular (zero pivot at diagonal element %d of its LU "
-                         "factorization)%s", op, info, note);
-            else lapack_bug(op, "getrf", info);
-            ok = false;
-            break;
-        }
-        if (a->dtype == TN_FLOAT32) sgetri_(&n, (float *)(void *)y, &ld, ipiv, work, &lwork, &info);
-        else dgetri_(&n, (double *)(void *)y, &ld, ipiv, work, &lwork, &info);
-        if (info != 0) {
-            lapack_bug(op, "getri", info);
-            ok = false;
-        }
-    }
-    free(work);
-    free(ipiv);
+    inv_ctx ctx = {a->dtype, n, lwork, la_batch(a), tn_data(c), op, tn_data(out)};
+    size_t scratch = la_align(sizeof(int) * (size_t)n) + (size_t)lwork * es;
+    int rc = n > 0 ? la_run_batch(op, ctx.nb, (double)n * n * n, scratch, inv_item, &ctx) : 0;
     tn_release(c);
-    if (!ok) {
+    if (rc < 0) {
         tn_release(out);
         return NULL;
     }
@@ -250,6 +364,46 @@ int linalg_inv_backward(tn_node *nd, tn_tensor *g, tn_tensor **gin) {
 
 /* ---------- det and slogdet ---------- */
 
+typedef struct {
+    tn_dtype dt;
+    int n;
+    const char *src, *op;
+    char *s, *l, *d;   /* outputs (NULL when not wanted), one element per matrix */
+} det_ctx;
+
+/* scratch: the LU (n x n), then ipiv */
+static int det_item(void *v, int64_t b, void *scratch) {
+    det_ctx *c = v;
+    int n = c->n;
+    size_t es = tn_dtype_size(c->dt), nn = (size_t)n * (size_t)n;
+    void *work = scratch;
+    int *ipiv = (int *)(void *)((char *)scratch + la_align(nn * es));
+    memcpy(work, c->src + (size_t)b * nn * es, nn * es);
+    int info = lu_factor(c->dt, work, n, ipiv);
+    if (info < 0) {
+        lapack_bug(c->op, "getrf", info);
+        return -1;
+    }
+    /* det(A^T) = det(A) = (-1)^swaps * prod(diag U); the product is kept
+     * exactly as PyTorch does (it may overflow where the log would not) */
+    double sg = 1, la = 0, prod = 1;
+    for (int i = 0; i < n; i++) {
+        double u = tn_load(c->dt, work, (int64_t)i * n + i);
+        if (ipiv[i] != i + 1) sg = -sg;
+        prod *= u;
+        if (u < 0) sg = -sg;
+        la += log(fabs(u));
+    }
+    if (info > 0) {  /* exactly singular */
+        sg = 0;
+        la = -INFINITY;
+    }
+    if (c->s) tn_store(c->dt, c->s, b, sg);
+    if (c->l) tn_store(c->dt, c->l, b, la);
+    if (c->d) tn_store(c->dt, c->d, b, info > 0 ? 0.0 : fabs(prod) * sg);
+    return 0;
+}
+
 /* For every matrix of a: sign and log|det| and det (each output optional,
  * shape a's batch dims, a's dtype).  A singular matrix gives 0, -inf, 0. */
 int la_lu_det(tn_tensor *a, const char *op, tn_tensor **sign, tn_tensor **logabs, tn_tensor **det) {
@@ -260,42 +414,14 @@ int la_lu_det(tn_tensor *a, const char *op, tn_tensor **sign, tn_tensor **logabs
     tn_tensor *l = logabs && c ? tn_empty(a->dtype, nbd, a->shape) : NULL;
     tn_tensor *d = det && c ? tn_empty(a->dtype, nbd, a->shape) : NULL;
     int n = (int)a->shape[a->ndim - 1];
-    int64_t nb = la_batch(a), nn = (int64_t)n * n;
     size_t es = tn_dtype_size(a->dtype);
-    void *work;
-    tn_tensor *wk = la_buf((size_t)nn * es, &work);
-    int *ipiv = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
-    bool ok = c && work && ipiv && (!sign || s) && (!logabs || l) && (!det || d);
-    if (c && (!work || !ipiv)) tn_error("%s: out of memory", op);
-    for (int64_t b = 0; ok && b < nb; b++) {
-        if (!(ok = la_poll(op))) break;
-        memcpy(work, (char *)tn_data(c) + (size_t)(b * nn) * es, (size_t)nn * es);
-        int info = lu_factor(a->dtype, work, n, ipiv);
-        if (info < 0) {
-            lapack_bug(op, "getrf", info);
-            ok = false;
-            break;
-        }
-        /* det(A^T) = det(A) = (-1)^swaps * prod(diag U); the product is
-         * kept exactly as PyTorch does (it may overflow where the log would not) */
-        double sg = 1, la = 0, prod = 1;
-        for (int i = 0; i < n; i++) {
-            double u = tn_load(a->dtype, work, (int64_t)i * n + i);
-            if (ipiv[i] != i + 1) sg = -sg;
-            prod *= u;
-            if (u < 0) sg = -sg;
-            la += log(fabs(u));
-        }
-        if (info > 0) {
-            sg = 0;
-            la = -INFINITY;
-        }
-        if (s) tn_store(a->dtype, tn_data(s), b, sg);
-        if (l) tn_store(a->dtype, tn_data(l), b, la);
-        if (d) tn_store(a->dtype, tn_data(d), b, info > 0 ? 0.0 : fabs(prod) * sg);
+    bool ok = c && (!sign || s) && (!logabs || l) && (!det || d);
+    if (ok) {
+        det_ctx ctx = {a->dtype, n, tn_data(c), op, s ? tn_data(s) : NULL, l ? tn_data(l) : NULL,
+                       d ? tn_data(d) : NULL};
+        size_t scratch = la_align((size_t)n * (size_t)n * es) + sizeof(int) * (size_t)n;
+        ok = la_run_batch(op, la_batch(a), (double)n * n * n, scratch, det_item, &ctx) == 0;
     }
-    tn_release(wk);
-    free(ipiv);
     tn_release(c);
     if (!ok) {
         tn_release(s);
@@ -401,6 +527,41 @@ int linalg_slogdet_backward(tn_node *nd, tn_tensor *g, tn_tensor **gin) {
 
 /* ---------- solve ---------- */
 
+typedef struct {
+    tn_dtype dt;
+    int n, k;
+    int64_t nb;
+    const char *a, *b, *op;
+    char *x;
+} solve_ctx;
+
+/* scratch: the LU (n x n), the right-hand sides column-major (n x k), ipiv */
+static int solve_item(void *v, int64_t i, void *scratch) {
+    solve_ctx *c = v;
+    int n = c->n, k = c->k, ld = n > 1 ? n : 1, info;
+    size_t es = tn_dtype_size(c->dt), nn = (size_t)n * (size_t)n, nk = (size_t)n * (size_t)k;
+    void *work = scratch, *rhs = (char *)scratch + la_align(nn * es);
+    int *ipiv = (int *)(void *)((char *)rhs + la_align(nk * es));
+    memcpy(work, c->a + (size_t)i * nn * es, nn * es);  /* column-major A^T */
+    info = lu_factor(c->dt, work, n, ipiv);
+    if (info != 0) {
+        char note[96];
+        la_item_note(note, sizeof note, i, c->nb);
+        if (info > 0)
+            tn_error("%s: A is singular (zero pivot at diagonal element %d of its LU factorization)%s", c->op,
+                     info, note);
+        else lapack_bug(c->op, "getrf", info);
+        return -1;
+    }
+    if (k == 0) return 0;
+    la_to_colmajor(c->dt, c->b + (size_t)i * nk * es, rhs, n, k);  /* rhs: column-major B (n, k) */
+    /* (A^T)^T X = B */
+    if (c->dt == TN_FLOAT32) sgetrs_("T", &n, &k, work, &ld, ipiv, rhs, &ld, &info, 1);
+    else dgetrs_("T", &n, &k, work, &ld, ipiv, rhs, &ld, &info, 1);
+    la_from_colmajor(c->dt, rhs, c->x + (size_t)i * nk * es, n, k);
+    return 0;
+}
+
 /* X with A X = B for A (..., n, n) and B (..., n, k), batch dims
  * broadcast; both float of one dtype; no history. */
 tn_tensor *la_solve_raw(tn_tensor *a, tn_tensor *b, const char *op) {
@@ -440,42 +601,16 @@ tn_tensor *la_solve_raw(tn_tensor *a, tn_tensor *b, const char *op) {
     tn_tensor *out = cb ? tn_empty(dt, nbd + 2, sb) : NULL;
     int64_t nb = 1;
     for (int i = 0; i < nbd; i++) nb *= bs[i];
-    int64_t nn = (int64_t)n * n, nk = (int64_t)n * k;
-    size_t es = tn_dtype_size(dt);
-    void *work, *rhs;
-    tn_tensor *wk = la_buf((size_t)nn * es, &work), *rk = la_buf((size_t)nk * es, &rhs);
-    int *ipiv = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
-    bool ok = out && work && rhs && ipiv;
-    if (out && !ok) tn_error("%s: out of memory", op);
-    int ld = n > 1 ? n : 1;
-    for (int64_t i = 0; ok && i < nb; i++) {
-        if (!(ok = la_poll(op))) break;
-        memcpy(work, (char *)tn_data(ca) + (size_t)(i * nn) * es, (size_t)nn * es);  /* column-major A^T */
-        int info = lu_factor(dt, work, n, ipiv);
-        if (info != 0) {
-            char note[96];
-            la_item_note(note, sizeof note, i, nb);
-            if (info > 0)
-                tn_error("%s: A is singular (zero pivot at diagonal element %d of its LU factorization)%s",
-                         op, info, note);
-            else lapack_bug(op, "getrf", info);
-            ok = false;
-            break;
-        }
-        if (n == 0 || k == 0) continue;
-        char *bi = (char *)tn_data(cb) + (size_t)(i * nk) * es, *xo = (char *)tn_data(out) + (size_t)(i * nk) * es;
-        la_to_colmajor(dt, bi, rhs, n, k);  /* rhs: column-major B (n, k) */
-        /* (A^T)^T X = B */
-        if (dt == TN_FLOAT32) sgetrs_("T", &n, &k, work, &ld, ipiv, rhs, &ld, &info, 1);
-        else dgetrs_("T", &n, &k, work, &ld, ipiv, rhs, &ld, &info, 1);
-        la_from_colmajor(dt, rhs, xo, n, k);
+    int rc = out ? 0 : -1;
+    if (out && n > 0) {
+        size_t es = tn_dtype_size(dt), nn = (size_t)n * (size_t)n, nk = (size_t)n * (size_t)k;
+        solve_ctx ctx = {dt, n, k, nb, tn_data(ca), tn_data(cb), op, tn_data(out)};
+        size_t scratch = la_align(nn * es) + la_align(nk * es) + sizeof(int) * (size_t)n;
+        rc = la_run_batch(op, nb, (double)n * n * (n + k), scratch, solve_item, &ctx);
     }
-    tn_release(wk);
-    tn_release(rk);
-    free(ipiv);
     tn_release(ca);
     tn_release(cb);
-    if (!ok) {
+    if (rc < 0) {
         tn_release(out);
         return NULL;
     }
@@ -551,6 +686,32 @@ int linalg_solve_backward(tn_node *nd, tn_tensor *g, tn_tensor **gin) {
 
 /* ---------- solve_triangular ---------- */
 
+typedef struct {
+    tn_dtype dt;
+    int n, k;
+    bool upper, unit;
+    const char *a;
+    char *x;   /* holds B on entry, overwritten with X */
+} tri_ctx;
+
+static int tri_item(void *v, int64_t i, void *scratch) {
+    (void)scratch;
+    tri_ctx *c = v;
+    int n = c->n, k = c->k, lda = n > 1 ? n : 1, ldb = k > 1 ? k : 1;
+    size_t es = tn_dtype_size(c->dt);
+    CBLAS_UPLO ul = c->upper ? CblasUpper : CblasLower;
+    CBLAS_DIAG dg = c->unit ? CblasUnit : CblasNonUnit;
+    const char *pa = c->a + (size_t)i * (size_t)n * (size_t)n * es;
+    char *px = c->x + (size_t)i * (size_t)n * (size_t)k * es;
+    if (c->dt == TN_FLOAT32)
+        cblas_strsm(CblasRowMajor, CblasLeft, ul, CblasNoTrans, dg, n, k, 1.0f, (const float *)(const void *)pa,
+                    lda, (float *)(void *)px, ldb);
+    else
+        cblas_dtrsm(CblasRowMajor, CblasLeft, ul, CblasNoTrans, dg, n, k, 1.0, (const double *)(const void *)pa,
+                    lda, (double *)(void *)px, ldb);
+    return 0;
+}
+
 /* X with A X = B for triangular A (..., n, n) (only its upper or lower
  * triangle is read; unitriangular: its diagonal is taken as ones) and B
  * (..., n, k), batch dims broadcast; no history.  BLAS trsm reads row-major
@@ -599,26 +760,13 @@ tn_tensor *la_solve_tri_raw(tn_tensor *a, tn_tensor *b, bool upper, bool unit, c
     }
     int64_t nb = 1;
     for (int i = 0; i < nbd; i++) nb *= bs[i];
-    int64_t nn = (int64_t)n * n, nk = (int64_t)n * k;
-    size_t es = tn_dtype_size(dt);
-    CBLAS_UPLO ul = upper ? CblasUpper : CblasLower;
-    CBLAS_DIAG dg = unit ? CblasUnit : CblasNonUnit;
-    int lda = n > 1 ? n : 1, ldb = k > 1 ? k : 1;
-    for (int64_t i = 0; n > 0 && k > 0 && i < nb; i++) {
-        if (!la_poll(op)) {
-            tn_release(ca);
-            tn_release(out);
-            return NULL;
-        }
-        char *pa = (char *)tn_data(ca) + (size_t)(i * nn) * es, *px = (char *)tn_data(out) + (size_t)(i * nk) * es;
-        if (dt == TN_FLOAT32)
-            cblas_strsm(CblasRowMajor, CblasLeft, ul, CblasNoTrans, dg, n, k, 1.0f, (float *)(void *)pa, lda,
-                        (float *)(void *)px, ldb);
-        else
-            cblas_dtrsm(CblasRowMajor, CblasLeft, ul, CblasNoTrans, dg, n, k, 1.0, (double *)(void *)pa, lda,
-                        (double *)(void *)px, ldb);
-    }
+    tri_ctx ctx = {dt, n, k, upper, unit, tn_data(ca), tn_data(out)};
+    rc = n > 0 && k > 0 ? la_run_batch(op, nb, (double)n * n * k, 0, tri_item, &ctx) : 0;
     tn_release(ca);
+    if (rc < 0) {
+        tn_release(out);
+        return NULL;
+    }
     return out;
 }
 
