@@ -411,6 +411,60 @@ doc(L.multi_dot, "ember.linalg.multi_dot({A, B, C, ...}): the chained matrix pro
 
 L.matmul = ember.matmul
 
+-- ---------- tensor inverses ----------
+
+local function prod(t, i, j)
+  local p = 1
+  for k = i, j do p = p * t[k] end
+  return p
+end
+
+function L.tensorinv(A, ind)
+  check_float("tensorinv", A)
+  ind = ind or 2
+  if math.type(ind) ~= "integer" or ind < 1 or ind >= A:dim() then
+    fail("tensorinv", "ind must be an integer in [1, %d) for shape %s, got %s", A:dim(), shape_str(A), tostring(ind))
+  end
+  local sh, nd = A.shape, A:dim()
+  local rows, cols = prod(sh, 1, ind), prod(sh, ind + 1, nd)
+  if rows ~= cols then
+    fail("tensorinv", "the product of the first %d dims (%d) must equal that of the rest (%d) for shape %s", ind, rows,
+         cols, shape_str(A))
+  end
+  local out = {}
+  for k = ind + 1, nd do out[#out + 1] = sh[k] end
+  for k = 1, ind do out[#out + 1] = sh[k] end
+  return L.inv(A:reshape(rows, cols)):reshape(out)
+end
+doc(L.tensorinv, "ember.linalg.tensorinv(A [, ind=2]): the inverse of A seen as a matrix of its first ind dims by the rest; the result has shape A.shape[ind+1..] .. A.shape[1..ind].")
+
+function L.tensorsolve(A, B, dims)
+  check_float("tensorsolve", A)
+  check_float("tensorsolve", B)
+  if dims ~= nil then   -- move these dims of A to the end, in order
+    local moved = {}
+    for _, d in ipairs(dims) do moved[wrap("tensorsolve", d, A:dim())] = true end
+    local perm = {}
+    for k = 1, A:dim() do if not moved[k] then perm[#perm + 1] = k end end
+    for _, d in ipairs(dims) do perm[#perm + 1] = wrap("tensorsolve", d, A:dim()) end
+    A = A:permute(perm)
+  end
+  local nb, sh = B:dim(), A.shape
+  for k = 1, nb do
+    if sh[k] ~= B.shape[k] then
+      fail("tensorsolve", "A of shape %s must start with B's shape %s", shape_str(A), shape_str(B))
+    end
+  end
+  local rows, cols = B:numel(), prod(sh, nb + 1, A:dim())
+  if rows ~= cols then
+    fail("tensorsolve", "A of shape %s is not square as a (%d, %d) matrix", shape_str(A), rows, cols)
+  end
+  local out = {}
+  for k = nb + 1, A:dim() do out[#out + 1] = sh[k] end
+  return L.solve(A:reshape(rows, cols), B:reshape(rows)):reshape(out)
+end
+doc(L.tensorsolve, "ember.linalg.tensorsolve(A, B [, dims]): X with tensordot(A, X) = B, X of shape A.shape[B:dim()+1..]; dims (of A) are moved to the end first.")
+
 -- ---------- torch's top-level names (module functions and methods) ----------
 
 local function alias(name, fn, text)
