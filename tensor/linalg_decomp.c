@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define OKP(p) (!(p)->fail)
+
 static tn_tensor *new_like_batch(tn_dtype dt, const tn_tensor *a, int64_t r, int64_t c, int extra) {
     int64_t sh[TN_MAX_DIMS];
     int nbd = a->ndim - 2;
@@ -607,10 +609,12 @@ int tn_linalg_qr(tn_tensor *a, int mode, tn_tensor **q, tn_tensor **r) {
     bool grad = tn_grad_needed1(a);
     if (grad && a->ndim >= 2) {
         int64_t m = a->shape[a->ndim - 2], n = a->shape[a->ndim - 1];
-        if (mode == 2 || m < n || (mode == 1 && m != n)) {
-            tn_error("linalg.qr: the gradient is implemented for mode='reduced' with rows >= cols "
-                     "(got mode '%s' and a %lld x %lld matrix); use no_grad or detach",
-                     mode == 0 ? "reduced" : mode == 1 ? "complete" : "r", (long long)m, (long long)n);
+        /* as PyTorch: mode 'r' computes no Q to differentiate with, and a
+         * complete Q of a tall matrix is not unique */
+        if (mode == 2 || (mode == 1 && m > n)) {
+            tn_error("linalg.qr: no gradient for mode='%s' with a %lld x %lld matrix (it needs mode='reduced', "
+                     "or 'complete' with rows <= cols); use no_grad or detach",
+                     mode == 1 ? "complete" : "r", (long long)m, (long long)n);
             return -1;
         }
     }
@@ -633,22 +637,51 @@ int tn_linalg_qr(tn_tensor *a, int mode, tn_tensor **q, tn_tensor **r) {
     return 0;
 }
 
-/* A = Q R (rows >= cols): M = R gR^T - gQ^T Q,
+/* A = Q R.  Square or tall (Q m x k, R k x n, k = n <= m), with the
+ * output gradients gQ and gR: M = R gR^T - gQ^T Q,
  * gA = (gQ + Q copyltu(M)) R^-T, copyltu(M) the symmetric matrix with M's
- * lower triangle.  Each node passes its own part of M. */
+ * lower triangle.  Wide (m < n): A = [X Y] with X = Q R1 square and
+ * Y = Q R2, so gY = Q gR2 and X takes the square rule with gQ + Y gR2^T
+ * and gR1.  Each node passes only its own output's gradient (the other
+ * NULL); the engine adds the two. */
 static int qr_backward(tn_node *nd, tn_tensor *g, tn_tensor **gin, bool is_q) {
     tn_tensor *q = tn_saved(nd, 0), *r = tn_saved(nd, 1);
     if (!q || !r) return -1;
     la_pool pool = {0}, *p = &pool;
-    tn_tensor *mm = is_q ? la_scale(p, la_mm(p, la_mT(p, g), q), -1.0) : la_mm(p, r, la_mT(p, g));
+    int64_t m = q->shape[q->ndim - 2], n = r->shape[r->ndim - 1];
+    bool wide = n > m;
+    tn_tensor *gq = is_q ? g : NULL, *gr = is_q ? NULL : g, *gy = NULL, *r1 = r;
+    if (wide) {
+        r1 = la_narrow(p, r, -1, m);
+        if (gr) {
+            tn_tensor *r2 = OKP(p) ? la_keep(p, tn_narrow(r, -1, m, n - m)) : NULL;
+            tn_tensor *gr2 = OKP(p) ? la_keep(p, tn_narrow(gr, -1, m, n - m)) : NULL;
+            gy = la_mm(p, q, gr2);
+            gq = la_mm(p, la_mm(p, q, r2), la_mT(p, gr2));   /* Y gR2^T */
+            gr = la_narrow(p, gr, -1, m);
+        } else {
+            int64_t sh[TN_MAX_DIMS];
+            memcpy(sh, r->shape, sizeof(int64_t) * (size_t)r->ndim);
+            sh[r->ndim - 1] = n - m;
+            gy = OKP(p) ? la_keep(p, tn_zeros(r->dtype, r->ndim, sh)) : NULL;
+        }
+    }
+    tn_tensor *mm = NULL;
+    if (gr) mm = la_mm(p, r1, la_mT(p, gr));
+    if (gq) {
+        tn_tensor *t = la_mm(p, la_mT(p, gq), q);
+        mm = mm ? la_sub(p, mm, t) : la_scale(p, t, -1.0);
+    }
     tn_tensor *sym = la_copy(p, mm);
     if (sym) tri_fix(sym, 1);
     tn_tensor *x = la_mm(p, q, sym);
-    if (is_q) x = la_add(p, x, g);
-    /* Y = X R^-T  <=>  R Y^T = X^T */
+    if (gq) x = la_add(p, x, gq);
+    /* gX = X R1^-T  <=>  R1 gX^T = X^T */
     tn_tensor *xt = la_mT(p, x);
-    tn_tensor *yt = p->fail ? NULL : la_keep(p, la_solve_raw(r, xt, "linalg.qr (backward)"));
-    return (gin[0] = la_result(p, la_mT(p, yt))) ? 0 : -1;
+    tn_tensor *gxt = OKP(p) ? la_keep(p, la_solve_raw(r1, xt, "linalg.qr (backward)")) : NULL;
+    tn_tensor *gx = la_mT(p, gxt);
+    if (wide && OKP(p)) gx = la_keep(p, tn_cat((tn_tensor *[]){gx, gy}, 2, -1));
+    return (gin[0] = la_result(p, gx)) ? 0 : -1;
 }
 int linalg_qr_q_backward(tn_node *nd, tn_tensor *g, tn_tensor **gin) { return qr_backward(nd, g, gin, true); }
 int linalg_qr_r_backward(tn_node *nd, tn_tensor *g, tn_tensor **gin) { return qr_backward(nd, g, gin, false); }

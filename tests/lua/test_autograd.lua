@@ -282,10 +282,13 @@ end
 checks.linalg_qr_q = function()
   check(function(x) return (ember.linalg.qr(x)) end, {leaf({2, 4, 3})})
   check(function(x) return (ember.linalg.qr(x, "complete")) end, {leaf({3, 3})})
+  check(function(x) return (ember.linalg.qr(x)) end, {leaf({2, 3, 5})})  -- wide
 end
 checks.linalg_qr_r = function()
   check(function(x) local _, r = ember.linalg.qr(x); return r end, {leaf({2, 4, 3})})
   check(function(x) local _, r = ember.linalg.qr(x:t()); return r end, {leaf({3, 3})})
+  check(function(x) local _, r = ember.linalg.qr(x); return r end, {leaf({2, 3, 5})})  -- wide
+  check(function(x) local q, r = ember.linalg.qr(x, "complete"); return q:matmul(r) end, {leaf({3, 4})})
 end
 
 -- nn/ kernels (their own op table: ember.nn_op_names())

@@ -183,6 +183,8 @@ T.test("qr", function()
   close(Qw:matmul(Rw), W)
   close(Rw, Rw:triu())
   T.raises(function() L.qr(B, "full") end, "mode")
+  T.raises(function() L.qr(B:t():requires_grad_(), "complete") end, "no gradient for mode='complete' with a 3 x 2 matrix")
+  T.raises(function() L.qr(B:requires_grad_(), "r") end, "no gradient for mode='r'")
 end)
 
 T.test("norms vs PyTorch", function()
