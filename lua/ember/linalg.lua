@@ -186,11 +186,12 @@ doc(L.cond, "ember.linalg.cond(A [, p=2]): the condition number ||A|| ||A^-1|| i
 
 -- ---------- rank, pseudo-inverse, least squares ----------
 
--- atol / rtol from a number (tol, absolute) or an options table
-local function tolerances(op, A, opts)
+-- atol / rtol from a number or an options table; as in torch, a bare number
+-- is matrix_rank's absolute tol but pinv's relative rcond
+local function tolerances(op, A, opts, number_is_rtol)
   local atol, rtol, herm = nil, nil, false
   if type(opts) == "number" then
-    atol = opts
+    if number_is_rtol then rtol = opts else atol = opts end
   elseif type(opts) == "table" then
     atol, rtol, herm = opts.atol, opts.rtol, opts.hermitian or false
   elseif opts ~= nil then
@@ -219,7 +220,7 @@ doc(L.matrix_rank, "ember.linalg.matrix_rank(A [, tol or {atol=, rtol=, hermitia
 
 function L.pinv(A, opts)
   check_matrix("pinv", A)
-  local atol, rtol, herm = tolerances("pinv", A, opts)
+  local atol, rtol, herm = tolerances("pinv", A, opts, true)
   if herm then
     local w, V = L.eigh(A)
     local cut = ember.no_grad(function() return (w:abs():amax(-1, true) * rtol):clamp(atol, nil) end)
@@ -234,7 +235,7 @@ function L.pinv(A, opts)
   local sinv = ember.where(keep, ember.where(keep, S, 1):reciprocal(), 0)
   return (Vh:transpose(-2, -1) * sinv:unsqueeze(-2)):matmul(U:transpose(-2, -1))
 end
-doc(L.pinv, "ember.linalg.pinv(A [, tol or {atol=, rtol=, hermitian=}]): the Moore-Penrose pseudo-inverse (n, m) of A (..., m, n) from its SVD, singular values below the cutoff treated as 0 (as matrix_rank).")
+doc(L.pinv, "ember.linalg.pinv(A [, rcond or {atol=, rtol=, hermitian=}]): the Moore-Penrose pseudo-inverse (n, m) of A (..., m, n) from its SVD, singular values below the cutoff treated as 0 (as matrix_rank).")
 
 function L.lstsq(A, B, opts)
   check_matrix("lstsq", A)

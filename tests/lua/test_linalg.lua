@@ -227,6 +227,8 @@ T.test("cond, matrix_rank, pinv, lstsq vs PyTorch", function()
   close(B:matmul(P):matmul(B), B)
   close(L.pinv(A, {hermitian = true}), L.inv(A))
   close(B:pinverse(), P)
+  close(L.pinv(f64{{1, 0}, {0, 1e-3}}, 1e-2), f64{{1, 0}, {0, 0}})  -- a number is rcond (relative)
+  close(L.pinv(f64{{1, 0}, {0, 1e-3}}, {atol = 1e-4}), f64{{1, 0}, {0, 1000}}, 1e-9)
   -- rank-deficient: the pseudo-inverse drops the zero singular value
   local R1 = f64{{1, 2}, {2, 4}}
   close(R1:matmul(L.pinv(R1)):matmul(R1), R1)
