@@ -412,6 +412,29 @@ doc(L.multi_dot, "ember.linalg.multi_dot({A, B, C, ...}): the chained matrix pro
 
 L.matmul = ember.matmul
 
+function L.diagonal(A, offset)
+  check_tensor("diagonal", A)
+  offset = offset or 0
+  if math.type(offset) ~= "integer" then fail("diagonal", "offset must be an integer, got %s", tostring(offset)) end
+  if A:dim() < 2 then fail("diagonal", "expected a tensor of at least 2 dims, got shape %s", shape_str(A)) end
+  local m, n = A.shape[A:dim() - 1], A.shape[A:dim()]
+  -- element (i, i + offset) of the flattened (m * n) matrix sits at i * (n + 1) + offset
+  local first = offset >= 0 and offset or -offset * n
+  local len = math.max(0, offset >= 0 and math.min(m, n - offset) or math.min(m + offset, n))
+  local idx = {}
+  for k = 1, A:dim() - 2 do idx[k] = {} end
+  local F = A:flatten(-2, -1)
+  if len == 0 then
+    local shape = {}
+    for k = 1, A:dim() - 2 do shape[k] = A.shape[k] end
+    shape[#shape + 1] = 0
+    return ember.zeros(shape, {dtype = A.dtype})
+  end
+  idx[#idx + 1] = {first + 1, first + (len - 1) * (n + 1) + 1, n + 1}
+  return F[idx]
+end
+doc(L.diagonal, "ember.linalg.diagonal(A [, offset=0]): the diagonal of each matrix of A (..., m, n) as (..., k); offset > 0 above the main diagonal, < 0 below (differentiable).")
+
 -- ---------- tensor inverses ----------
 
 local function prod(t, i, j)

@@ -278,6 +278,19 @@ T.test("cross, vecdot, multi_dot", function()
   T.raises(function() L.multi_dot({M1}) end, "at least 2")
 end)
 
+T.test("diagonal vs PyTorch", function()
+  local X = ember.arange(24):reshape(2, 3, 4):double()
+  local want = {[0] = {0, 5, 10, 12, 17, 22}, [1] = {1, 6, 11, 13, 18, 23}, [2] = {2, 7, 14, 19}, [3] = {3, 15},
+                [-1] = {4, 9, 16, 21}, [-2] = {8, 20}}
+  for o, v in pairs(want) do T.near(L.diagonal(X, o):flatten():totable(), v, 0, "offset " .. o) end
+  T.same(L.diagonal(X, 4).shape, {2, 0})
+  T.same(L.diagonal(X, -3).shape, {2, 0})
+  T.near(L.diagonal(N):sum():item(), 9)
+  local ok, msg = ember.gradcheck(function(x) return L.diagonal(x:transpose(-2, -1), -1) end,
+                                  {ember.randn(2, 3, 4, {dtype = "float64"}):requires_grad_()})
+  T.ok(ok, msg)
+end)
+
 T.test("tensorinv and tensorsolve vs PyTorch", function()
   local A4 = f64{{{{2, 1}, {0, 1}}, {{1, 3}, {2, 0}}}, {{{0, 1}, {4, 1}}, {{1, 0}, {1, 5}}}}   -- (2, 2, 2, 2)
   local Ti = L.tensorinv(A4)
