@@ -211,8 +211,22 @@ local function spectrum_cutoff(op, A, opts)
   return s, cut
 end
 
+-- the batch shape of A (..., m, n) with the given trailing sizes appended
+local function batch_shape(A, ...)
+  local sh = {}
+  for k = 1, A:dim() - 2 do sh[k] = A.shape[k] end
+  for _, v in ipairs({...}) do sh[#sh + 1] = v end
+  return sh
+end
+
+-- true when A's matrices are empty (no singular values: rank 0, pinv 0)
+local function empty_matrices(A)
+  return A.shape[A:dim()] == 0 or A.shape[A:dim() - 1] == 0
+end
+
 function L.matrix_rank(A, opts)
   check_matrix("matrix_rank", A)
+  if empty_matrices(A) then return ember.zeros(batch_shape(A), {dtype = "int64"}) end
   local s, cut = ember.no_grad(spectrum_cutoff, "matrix_rank", A, opts)
   return s:gt(cut):sum(-1)
 end
@@ -221,6 +235,9 @@ doc(L.matrix_rank, "ember.linalg.matrix_rank(A [, tol or {atol=, rtol=, hermitia
 function L.pinv(A, opts)
   check_matrix("pinv", A)
   local atol, rtol, herm = tolerances("pinv", A, opts, true)
+  if empty_matrices(A) then
+    return ember.zeros(batch_shape(A, A.shape[A:dim()], A.shape[A:dim() - 1]), {dtype = A.dtype}) + A:sum() * 0
+  end
   if herm then
     local w, V = L.eigh(A)
     local cut = ember.no_grad(function() return (w:abs():amax(-1, true) * rtol):clamp(atol, nil) end)
@@ -292,6 +309,7 @@ local THETA13 = 5.371920351148152
 function L.matrix_exp(A)
   check_matrix("matrix_exp", A, true)
   local b = PADE13
+  if A:numel() == 0 then return A:clone() end
   local norm1 = ember.no_grad(function() return A:abs():sum(-2):amax():item() end)
   if norm1 ~= norm1 or norm1 == INF then fail("matrix_exp", "the input contains NaN or inf") end
   local s = norm1 > THETA13 and math.ceil(math.log(norm1 / THETA13, 2)) or 0
