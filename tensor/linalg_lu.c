@@ -807,3 +807,225 @@ int linalg_solve_triangular_backward(tn_node *nd, tn_tensor *g, tn_tensor **gin)
     la_pool_free(p);
     return 0;
 }
+
+/* ---------- lu_factor, lu, lu_solve (no gradient) ---------- */
+
+/* Refuses inputs that would need a gradient: the LU functions have no
+ * backward rule in ember (solve, inv and det do). */
+static bool lu_no_grad(const char *op, int n, tn_tensor *const *in) {
+    if (!tn_grad_needed(n, in)) return true;
+    tn_error("%s: no gradient is implemented for the LU functions; use linalg.solve, linalg.inv or "
+             "linalg.det, or call it under no_grad", op);
+    return false;
+}
+
+typedef struct {
+    tn_dtype dt;
+    int m, n, k;
+    const char *a;
+    char *lu;
+    int32_t *piv;
+} lu_ctx;
+
+/* scratch: column-major A (m x n), then ipiv (k ints) */
+static int lu_item(void *v, int64_t b, void *scratch) {
+    lu_ctx *c = v;
+    int m = c->m, n = c->n, k = c->k, ld = m > 1 ? m : 1, info = 0;
+    size_t es = tn_dtype_size(c->dt), mn = (size_t)m * (size_t)n;
+    int *ipiv = (int *)(void *)((char *)scratch + la_align(mn * es));
+    la_to_colmajor(c->dt, c->a + (size_t)b * mn * es, scratch, m, n);
+    if (c->dt == TN_FLOAT32) sgetrf_(&m, &n, scratch, &ld, ipiv, &info);
+    else dgetrf_(&m, &n, scratch, &ld, ipiv, &info);
+    if (info < 0) {
+        lapack_bug("linalg.lu_factor", "getrf", info);
+        return -1;
+    }
+    /* info > 0 (a zero pivot) is no error: the factorization exists */
+    la_from_colmajor(c->dt, scratch, c->lu + (size_t)b * mn * es, m, n);
+    for (int i = 0; i < k; i++) c->piv[(size_t)b * (size_t)k + (size_t)i] = ipiv[i];  /* 1-based, as LAPACK and torch */
+    return 0;
+}
+
+int tn_linalg_lu_factor(tn_tensor *a, tn_tensor **lu, tn_tensor **pivots) {
+    const char *op = "linalg.lu_factor";
+    if (!la_check(op, a, false) || !lu_no_grad(op, 1, &a)) return -1;
+    int m = (int)a->shape[a->ndim - 2], n = (int)a->shape[a->ndim - 1], k = m < n ? m : n;
+    int64_t ps[TN_MAX_DIMS];
+    memcpy(ps, a->shape, sizeof(int64_t) * (size_t)(a->ndim - 2));
+    ps[a->ndim - 2] = k;
+    tn_tensor *c = la_contig(a);
+    tn_tensor *lo = c ? tn_empty(a->dtype, a->ndim, a->shape) : NULL;
+    tn_tensor *po = lo ? tn_empty(TN_INT32, a->ndim - 1, ps) : NULL;
+    int rc = po ? 0 : -1;
+    if (po && m > 0 && n > 0) {
+        lu_ctx ctx = {a->dtype, m, n, k, tn_data(c), tn_data(lo), tn_data(po)};
+        size_t es = tn_dtype_size(a->dtype);
+        rc = la_run_batch(op, la_batch(a), (double)m * n * k, la_align((size_t)m * (size_t)n * es) + sizeof(int) * (size_t)k,
+                          lu_item, &ctx);
+    }
+    tn_release(c);
+    if (rc < 0) {
+        tn_release(lo);
+        tn_release(po);
+        return -1;
+    }
+    *lu = lo;
+    *pivots = po;
+    return 0;
+}
+
+/* The permutation of rows that 1-based LAPACK pivots describe: swapping
+ * row i with row piv[i], for i in order, maps A to L U; perm[i] is the row
+ * of A that lands at row i.  False when a pivot is out of range. */
+static bool pivots_to_perm(const int32_t *piv, int k, int m, int *perm) {
+    for (int i = 0; i < m; i++) perm[i] = i;
+    for (int i = 0; i < k; i++) {
+        int p = piv[i] - 1;
+        if (p < 0 || p >= m) return false;
+        int t = perm[i];
+        perm[i] = perm[p];
+        perm[p] = t;
+    }
+    return true;
+}
+
+int tn_linalg_lu(tn_tensor *a, tn_tensor **p, tn_tensor **l, tn_tensor **u) {
+    const char *op = "linalg.lu";
+    if (!la_check(op, a, false) || !lu_no_grad(op, 1, &a)) return -1;
+    tn_tensor *lu, *piv;
+    if (tn_linalg_lu_factor(a, &lu, &piv) < 0) return -1;
+    int m = (int)a->shape[a->ndim - 2], n = (int)a->shape[a->ndim - 1], k = m < n ? m : n;
+    int nbd = a->ndim - 2;
+    int64_t sh[TN_MAX_DIMS];
+    memcpy(sh, a->shape, sizeof(int64_t) * (size_t)nbd);
+    sh[nbd] = sh[nbd + 1] = m;
+    tn_tensor *po = tn_zeros(a->dtype, nbd + 2, sh);
+    sh[nbd + 1] = k;
+    tn_tensor *lo = po ? tn_zeros(a->dtype, nbd + 2, sh) : NULL;
+    sh[nbd] = k;
+    sh[nbd + 1] = n;
+    tn_tensor *uo = lo ? tn_zeros(a->dtype, nbd + 2, sh) : NULL;
+    int *perm = malloc(sizeof(int) * (size_t)(m > 0 ? m : 1));
+    bool ok = uo && perm;
+    if (uo && !perm) tn_error("%s: out of memory", op);
+    int64_t nb = la_batch(a);
+    tn_dtype dt = a->dtype;
+    for (int64_t b = 0; ok && b < nb; b++) {
+        const char *src = (const char *)tn_data(lu);
+        int64_t o = b * m * n;
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) {
+                double x = tn_load(dt, src, o + (int64_t)i * n + j);
+                if (j < i && j < k) tn_store(dt, tn_data(lo), b * m * k + (int64_t)i * k + j, x);
+                else if (i < k && j >= i) tn_store(dt, tn_data(uo), b * k * n + (int64_t)i * n + j, x);
+            }
+        for (int i = 0; i < m && i < k; i++) tn_store(dt, tn_data(lo), b * m * k + (int64_t)i * k + i, 1.0);
+        pivots_to_perm((const int32_t *)tn_data(piv) + b * k, k, m, perm);
+        /* P^T A = L U with (P^T A)[i] = A[perm[i]]: P[perm[i], i] = 1 */
+        for (int i = 0; i < m; i++) tn_store(dt, tn_data(po), b * m * m + (int64_t)perm[i] * m + i, 1.0);
+    }
+    free(perm);
+    tn_release(lu);
+    tn_release(piv);
+    if (!ok) {
+        tn_release(po);
+        tn_release(lo);
+        tn_release(uo);
+        return -1;
+    }
+    *p = po;
+    *l = lo;
+    *u = uo;
+    return 0;
+}
+
+typedef struct {
+    tn_dtype dt;
+    int n, k;
+    bool adjoint;
+    int64_t nb;
+    const char *lu, *b;
+    const int32_t *piv;
+    char *x;
+} lus_ctx;
+
+/* scratch: column-major LU (n x n), column-major B (n x k), ipiv (n ints) */
+static int lus_item(void *v, int64_t i, void *scratch) {
+    lus_ctx *c = v;
+    int n = c->n, k = c->k, ld = n > 1 ? n : 1, info = 0;
+    size_t es = tn_dtype_size(c->dt), nn = (size_t)n * (size_t)n, nk = (size_t)n * (size_t)k;
+    void *lu = scratch, *rhs = (char *)scratch + la_align(nn * es);
+    int *ipiv = (int *)(void *)((char *)rhs + la_align(nk * es));
+    for (int j = 0; j < n; j++) {  /* checked: getrs would index rows by them */
+        int32_t p = c->piv[(size_t)i * (size_t)n + (size_t)j];
+        if (p < 1 || p > n) {
+            char note[96];
+            la_item_note(note, sizeof note, i, c->nb);
+            tn_error("linalg.lu_solve: pivot %d is %d, outside 1..%d%s", j + 1, (int)p, n, note);
+            return -1;
+        }
+        ipiv[j] = p;
+    }
+    la_to_colmajor(c->dt, c->lu + (size_t)i * nn * es, lu, n, n);
+    la_to_colmajor(c->dt, c->b + (size_t)i * nk * es, rhs, n, k);
+    const char *tr = c->adjoint ? "T" : "N";
+    if (c->dt == TN_FLOAT32) sgetrs_(tr, &n, &k, lu, &ld, ipiv, rhs, &ld, &info, 1);
+    else dgetrs_(tr, &n, &k, lu, &ld, ipiv, rhs, &ld, &info, 1);
+    la_from_colmajor(c->dt, rhs, c->x + (size_t)i * nk * es, n, k);
+    return 0;
+}
+
+tn_tensor *tn_linalg_lu_solve(tn_tensor *lu, tn_tensor *pivots, tn_tensor *b, bool adjoint) {
+    const char *op = "linalg.lu_solve";
+    char s1[128], s2[128];
+    if (!la_check(op, lu, true) || !la_check(op, b, false) || !lu_no_grad(op, 2, (tn_tensor *[]){lu, b})) return NULL;
+    int n = (int)lu->shape[lu->ndim - 1];
+    if (b->shape[b->ndim - 2] != n) {
+        tn_error("%s: LU of shape %s and B of shape %s do not match (B needs %d rows)", op,
+                 tn_shape_str(lu->shape, lu->ndim, s1, sizeof s1), tn_shape_str(b->shape, b->ndim, s2, sizeof s2), n);
+        return NULL;
+    }
+    bool pv_ok = pivots->ndim == lu->ndim - 1 && pivots->shape[pivots->ndim - 1] == n && tn_dtype_is_int(pivots->dtype);
+    for (int i = 0; pv_ok && i < pivots->ndim - 1; i++) pv_ok = pivots->shape[i] == lu->shape[i];
+    if (!pv_ok) {
+        tn_error("%s: pivots must be an integer tensor of shape %s (LU's shape without its last dim, as "
+                 "lu_factor returns), got %s of shape %s", op, tn_shape_str(lu->shape, lu->ndim - 1, s1, sizeof s1),
+                 tn_dtype_name(pivots->dtype), tn_shape_str(pivots->shape, pivots->ndim, s2, sizeof s2));
+        return NULL;
+    }
+    int64_t bs[TN_MAX_DIMS];
+    int nbd = tn_broadcast_shapes(lu->shape, lu->ndim - 2, b->shape, b->ndim - 2, bs, op);
+    if (nbd < 0) return NULL;
+    int k = (int)b->shape[b->ndim - 1];
+    int64_t sl[TN_MAX_DIMS], sp[TN_MAX_DIMS], sb[TN_MAX_DIMS];
+    memcpy(sl, bs, sizeof(int64_t) * (size_t)nbd);
+    memcpy(sp, bs, sizeof(int64_t) * (size_t)nbd);
+    memcpy(sb, bs, sizeof(int64_t) * (size_t)nbd);
+    sl[nbd] = sl[nbd + 1] = n;
+    sp[nbd] = n;
+    sb[nbd] = n;
+    sb[nbd + 1] = k;
+    tn_dtype dt = tn_promote(lu->dtype, b->dtype);
+    tn_tensor *tl = tn_to(lu, dt), *tb = tl ? tn_to(b, dt) : NULL, *tp = tb ? tn_to(pivots, TN_INT32) : NULL;
+    tn_tensor *el = tp ? tn_expand(tl, nbd + 2, sl) : NULL, *eb = el ? tn_expand(tb, nbd + 2, sb) : NULL;
+    tn_tensor *ep = eb ? tn_expand(tp, nbd + 1, sp) : NULL;
+    tn_tensor *cl = ep ? tn_contiguous(el) : NULL, *cb = cl ? tn_contiguous(eb) : NULL;
+    tn_tensor *cp = cb ? tn_contiguous(ep) : NULL;
+    tn_release(tl), tn_release(tb), tn_release(tp), tn_release(el), tn_release(eb), tn_release(ep);
+    tn_tensor *out = cp ? tn_empty(dt, nbd + 2, sb) : NULL;
+    int rc = out ? 0 : -1;
+    if (out && n > 0 && k > 0) {
+        int64_t nb = 1;
+        for (int i = 0; i < nbd; i++) nb *= bs[i];
+        size_t es = tn_dtype_size(dt);
+        lus_ctx ctx = {dt, n, k, adjoint, nb, tn_data(cl), tn_data(cb), tn_data(cp), tn_data(out)};
+        size_t scratch = la_align((size_t)n * (size_t)n * es) + la_align((size_t)n * (size_t)k * es) + sizeof(int) * (size_t)n;
+        rc = la_run_batch(op, nb, 2.0 * n * n * k, scratch, lus_item, &ctx);
+    }
+    tn_release(cl), tn_release(cb), tn_release(cp);
+    if (rc < 0) {
+        tn_release(out);
+        return NULL;
+    }
+    return out;
+}

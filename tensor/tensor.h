@@ -258,6 +258,12 @@ tn_tensor *tn_linalg_cholesky(tn_tensor *a);                 /* lower L */
 int tn_linalg_eigh(tn_tensor *a, bool upper, bool vectors, tn_tensor **w, tn_tensor **v);
 /* S descending; u, vh unused when !vectors */
 int tn_linalg_svd(tn_tensor *a, bool full, bool vectors, tn_tensor **u, tn_tensor **s, tn_tensor **vh);
+/* LU with partial pivoting, as LAPACK getrf: LU packed (..., m, n), pivots
+ * int32 (..., min(m, n)), 1-based as in LAPACK and torch; lu unpacks it to
+ * A = P L U; lu_solve solves A X = B (adjoint: A^T X = B).  No gradient. */
+int tn_linalg_lu_factor(tn_tensor *a, tn_tensor **lu, tn_tensor **pivots);
+int tn_linalg_lu(tn_tensor *a, tn_tensor **p, tn_tensor **l, tn_tensor **u);
+tn_tensor *tn_linalg_lu_solve(tn_tensor *lu, tn_tensor *pivots, tn_tensor *b, bool adjoint);
 /* mode 0 reduced, 1 complete, 2 r (q is an empty tensor) */
 int tn_linalg_qr(tn_tensor *a, int mode, tn_tensor **q, tn_tensor **r);
 

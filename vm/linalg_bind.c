@@ -1,8 +1,8 @@
 /*
  * linalg_bind.c: Lua bindings of the LAPACK-based linear algebra of the core
  * (tensor/linalg_lu.c, tensor/linalg_decomp.c) as the table ember.linalg,
- * PyTorch's torch.linalg: inv det slogdet solve solve_triangular cholesky
- * qr eigh eigvalsh svd svdvals.  The functions written in Lua on top of these (lstsq, pinv,
+ * PyTorch's torch.linalg: inv det slogdet solve solve_triangular lu_factor
+ * lu lu_solve cholesky qr eigh eigvalsh svd svdvals.  The functions written in Lua on top of these (lstsq, pinv,
  * norms, matrix_power, cross, ...) are added by lua/ember/linalg.lua.
  * Top-level aliases as torch has them: ember.inverse / x:inverse(),
  * ember.det / x:det(), ember.slogdet, ember.cholesky, ember.qr (methods too).
@@ -59,6 +59,43 @@ static int l_solve_triangular(lua_State *L) {
         tn_tensor *xt = bt ? tn_linalg_solve_triangular(at, bt, !upper, unit) : NULL;
         x = xt ? tn_transpose(xt, -2, -1) : NULL;
         tn_release(at);
+        tn_release(bt);
+        tn_release(xt);
+    }
+    tn_release(b);
+    vm_push_tensor(L, x);
+    return 1;
+}
+
+static int l_lu_factor(lua_State *L) {
+    tn_tensor *lu, *piv;
+    if (tn_linalg_lu_factor(vm_check_tensor(L, 1), &lu, &piv) < 0) return vm_error(L, "linalg.lu_factor");
+    vm_push_tensor(L, lu);
+    vm_push_tensor(L, piv);
+    return 2;
+}
+
+static int l_lu(lua_State *L) {
+    tn_tensor *p, *l, *u;
+    if (tn_linalg_lu(vm_check_tensor(L, 1), &p, &l, &u) < 0) return vm_error(L, "linalg.lu");
+    vm_push_tensor(L, p);
+    vm_push_tensor(L, l);
+    vm_push_tensor(L, u);
+    return 3;
+}
+
+/* lu_solve(LU, pivots, B [, {left=true, adjoint=false}]) */
+static int l_lu_solve(lua_State *L) {
+    const char *op = "linalg.lu_solve";
+    tn_tensor *lu = vm_check_tensor(L, 1), *piv = vm_check_tensor(L, 2);
+    bool left = lt_opt_bool(L, 4, "left", true), adjoint = lt_opt_bool(L, 4, "adjoint", false);
+    vm_prepare_args(L, 3, 3, op);
+    tn_tensor *b = vm_to_tensor(L, 3, op), *x;
+    if (left) {
+        x = tn_linalg_lu_solve(lu, piv, b, adjoint);
+    } else {  /* X A = B  <=>  A^T X^T = B^T */
+        tn_tensor *bt = tn_transpose(b, -2, -1), *xt = bt ? tn_linalg_lu_solve(lu, piv, bt, !adjoint) : NULL;
+        x = xt ? tn_transpose(xt, -2, -1) : NULL;
         tn_release(bt);
         tn_release(xt);
     }
@@ -156,6 +193,9 @@ static const lt_reg linalg_fns[] = {
     {"slogdet", l_slogdet, "ember.linalg.slogdet(A) -> sign, logabsdet: det(A) = sign * exp(logabsdet), without overflow; (0, -inf) for a singular matrix."},
     {"solve", l_solve, "ember.linalg.solve(A, B): X with A X = B; A (..., n, n), B (..., n, k) or a (batch of) vector(s) (..., n); batch dims broadcast."},
     {"solve_triangular", l_solve_triangular, "ember.linalg.solve_triangular(A, B, {upper=, left=true, unitriangular=false}): X with A X = B (left) or X A = B for triangular A, reading only its upper or lower triangle; B (..., n, k), batch dims broadcast."},
+    {"lu_factor", l_lu_factor, "ember.linalg.lu_factor(A) -> LU, pivots: the LU factorization with partial pivoting of A (..., m, n), packed as LAPACK's getrf; pivots int32, 1-based. No gradient."},
+    {"lu", l_lu, "ember.linalg.lu(A) -> P, L, U: A = P L U with P a permutation, L unit lower-triangular (m, k), U upper-triangular (k, n). No gradient."},
+    {"lu_solve", l_lu_solve, "ember.linalg.lu_solve(LU, pivots, B [, {left=true, adjoint=false}]): X with A X = B from lu_factor's output (X A = B when left=false, A^T when adjoint). No gradient."},
     {"cholesky", l_cholesky, "ember.linalg.cholesky(A [, {upper=false}]): lower-triangular L with A = L L^T for symmetric positive-definite A (reads A's lower triangle); upper=true gives L^T."},
     {"qr", l_qr, "ember.linalg.qr(A [, mode='reduced']) -> Q, R: A = Q R with orthonormal Q and upper-triangular R; mode 'reduced', 'complete' or 'r' (Q empty)."},
     {"eigh", l_eigh, "ember.linalg.eigh(A [, UPLO='L']) -> eigenvalues, eigenvectors: A = V diag(w) V^T for symmetric A, eigenvalues ascending, eigenvectors in the columns of V."},
