@@ -157,6 +157,27 @@ START_TEST(test_interrupt) {
 }
 END_TEST
 
+START_TEST(test_lu) {
+    tn_tensor *n = mat_n(TN_FLOAT64), *lu, *piv;
+    ck_assert_int_eq(tn_linalg_lu_factor(n, &lu, &piv), 0);
+    EXPECT(lu, 1e-12, {2, -1, 0.5, 0.5, 3.5, -2.25, 0, 0.2857142857142857, 4.642857142857142});
+    ck_assert_int_eq(piv->dtype, TN_INT32);
+    EXPECT(piv, 0, {1, 2, 3});
+    tn_tensor *b = T2(TN_FLOAT64, 3, 1, {1, 2, 3});
+    tn_tensor *x = tn_linalg_lu_solve(lu, piv, b, false);
+    EXPECT(x, 1e-12, {0.7538461538461538, 0.7846153846153847, 0.553846153846154});
+    /* a pivot outside 1..n is refused before LAPACK could index with it */
+    tn_tensor *bad = T1(TN_INT32, 3, {1, 9, 3});
+    EXPECT_ERROR(tn_linalg_lu_solve(lu, bad, b, false), "pivot 2 is 9");
+    tn_tensor *p, *l, *u;
+    ck_assert_int_eq(tn_linalg_lu(n, &p, &l, &u), 0);
+    tn_tensor *pl = tn_matmul(p, l), *plu = tn_matmul(pl, u);
+    ck_assert_double_le(maxdiff(plu, n), 1e-12);
+    tn_release(n), tn_release(lu), tn_release(piv), tn_release(b), tn_release(x), tn_release(bad);
+    tn_release(p), tn_release(l), tn_release(u), tn_release(pl), tn_release(plu);
+}
+END_TEST
+
 /* ---------- gradients ---------- */
 
 static tn_tensor *g_inv(void *c, tn_tensor **in) { (void)c; return tn_linalg_inv(in[0]); }
@@ -239,6 +260,7 @@ static void add_tests(TCase *tc) {
     tcase_add_test(tc, test_identities_f32);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_interrupt);
+    tcase_add_test(tc, test_lu);
     tcase_add_test(tc, test_grads);
 }
 
