@@ -1,7 +1,7 @@
 /*
  * linalg_lu.c: the LU-based dense linear algebra of ember.linalg on LAPACK
- * (getrf / getrs / getri, and BLAS trsm): inv, det, slogdet, solve and
- * solve_triangular, batched over leading dims,
+ * (getrf / getri / getrs, and BLAS trsm): inv, det, slogdet, solve,
+ * solve_triangular and lu_factor / lu / lu_solve, batched over leading dims,
  * float32 and float64, with their backward rules beside them.  Also the
  * shared plumbing of the linalg files (linalg_internal.h): input checks,
  * row-major <-> column-major copies, and the scratch pool backward rules use.
@@ -9,8 +9,9 @@
  * Layout: tensors are row-major; LAPACK is column-major.  A row-major n x n
  * buffer read by LAPACK is the transpose of the matrix, and most LU work
  * exploits that instead of copying: getrf on the row-major buffer of A
- * factors A^T, and getrs with trans "T" then solves A X = B; inv inverts
- * A^T in place (getri), which read back row-major is inv(A).
+ * factors A^T, whose triangles read row-major let two row-major trsm calls
+ * solve A X = B in place on X (solve_item); inv inverts A^T in place
+ * (getri), which read back row-major is inv(A).
  *
  * A singular matrix is an error naming the function and the batch item,
  * never a crash; det and slogdet return 0 and (0, -inf) for it, as PyTorch.
@@ -535,14 +536,19 @@ typedef struct {
     char *x;
 } solve_ctx;
 
-/* scratch: the LU (n x n), the right-hand sides column-major (n x k), ipiv */
+/* scratch: the LU (n x n), then ipiv.
+ * getrf on the row-major buffer of A factors M = A^T = P L U (column-major),
+ * so A = U^T L^T P^T and X = P L^-T U^-T B.  Read row-major, the buffer
+ * holds U^T in its lower triangle and L^T (unit) in its upper one, so two
+ * row-major trsm calls and the row swaps of P (in reverse) solve in place
+ * on the row-major X: no transposed copies of B or X. */
 static int solve_item(void *v, int64_t i, void *scratch) {
     solve_ctx *c = v;
-    int n = c->n, k = c->k, ld = n > 1 ? n : 1, info;
+    int n = c->n, k = c->k, info;
     size_t es = tn_dtype_size(c->dt), nn = (size_t)n * (size_t)n, nk = (size_t)n * (size_t)k;
-    void *work = scratch, *rhs = (char *)scratch + la_align(nn * es);
-    int *ipiv = (int *)(void *)((char *)rhs + la_align(nk * es));
-    memcpy(work, c->a + (size_t)i * nn * es, nn * es);  /* column-major A^T */
+    void *work = scratch;
+    int *ipiv = (int *)(void *)((char *)scratch + la_align(nn * es));
+    memcpy(work, c->a + (size_t)i * nn * es, nn * es);
     info = lu_factor(c->dt, work, n, ipiv);
     if (info != 0) {
         char note[96];
@@ -554,11 +560,34 @@ static int solve_item(void *v, int64_t i, void *scratch) {
         return -1;
     }
     if (k == 0) return 0;
-    la_to_colmajor(c->dt, c->b + (size_t)i * nk * es, rhs, n, k);  /* rhs: column-major B (n, k) */
-    /* (A^T)^T X = B */
-    if (c->dt == TN_FLOAT32) sgetrs_("T", &n, &k, work, &ld, ipiv, rhs, &ld, &info, 1);
-    else dgetrs_("T", &n, &k, work, &ld, ipiv, rhs, &ld, &info, 1);
-    la_from_colmajor(c->dt, rhs, c->x + (size_t)i * nk * es, n, k);
+    char *x = c->x + (size_t)i * nk * es;
+    memcpy(x, c->b + (size_t)i * nk * es, nk * es);
+    int ld = n > 1 ? n : 1, ldx = k > 1 ? k : 1;
+    if (c->dt == TN_FLOAT32) {
+        cblas_strsm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, n, k, 1.0f, work, ld,
+                    (float *)(void *)x, ldx);
+        cblas_strsm(CblasRowMajor, CblasLeft, CblasUpper, CblasNoTrans, CblasUnit, n, k, 1.0f, work, ld,
+                    (float *)(void *)x, ldx);
+    } else {
+        cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, n, k, 1.0, work, ld,
+                    (double *)(void *)x, ldx);
+        cblas_dtrsm(CblasRowMajor, CblasLeft, CblasUpper, CblasNoTrans, CblasUnit, n, k, 1.0, work, ld,
+                    (double *)(void *)x, ldx);
+    }
+    /* X = P Y = P_1 (P_2 (... P_n Y)): swap row r with row ipiv[r] - 1, last first */
+    size_t row = (size_t)k * es;
+    char tmp[256];
+    for (int r = n - 1; r >= 0; r--) {
+        int q = ipiv[r] - 1;
+        if (q == r) continue;
+        char *a = x + (size_t)r * row, *b = x + (size_t)q * row;
+        for (size_t off = 0; off < row; off += sizeof tmp) {
+            size_t len = row - off < sizeof tmp ? row - off : sizeof tmp;
+            memcpy(tmp, a + off, len);
+            memcpy(a + off, b + off, len);
+            memcpy(b + off, tmp, len);
+        }
+    }
     return 0;
 }
 
@@ -603,9 +632,9 @@ tn_tensor *la_solve_raw(tn_tensor *a, tn_tensor *b, const char *op) {
     for (int i = 0; i < nbd; i++) nb *= bs[i];
     int rc = out ? 0 : -1;
     if (out && n > 0) {
-        size_t es = tn_dtype_size(dt), nn = (size_t)n * (size_t)n, nk = (size_t)n * (size_t)k;
+        size_t es = tn_dtype_size(dt), nn = (size_t)n * (size_t)n;
         solve_ctx ctx = {dt, n, k, nb, tn_data(ca), tn_data(cb), op, tn_data(out)};
-        size_t scratch = la_align(nn * es) + la_align(nk * es) + sizeof(int) * (size_t)n;
+        size_t scratch = la_align(nn * es) + sizeof(int) * (size_t)n;
         rc = la_run_batch(op, nb, (double)n * n * (n + k), scratch, solve_item, &ctx);
     }
     tn_release(ca);
