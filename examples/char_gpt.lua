@@ -22,7 +22,6 @@ local cfg = quick and {block = 32, d = 64, heads = 4, layers = 1, batch = 16, st
                       eval_every = 125, eval_batches = 20, sample_len = 600}
 cfg.steps = tonumber(arg and arg[1]) or cfg.steps
 ember.manual_seed(9)
-math.randomseed(9)
 
 -- the text: every fortune, separated as in the fortune files by "%" lines
 local fortunes = data.fortunes()
@@ -130,8 +129,8 @@ print(string.format("throughput %.0f samples/s (%.0f tokens/s; %d windows of %d 
                     cfg.steps * cfg.batch, cfg.block, seconds))
 
 -- sampling ----------------------------------------------------------------------
--- one character at a time: softmax(logits / temperature) of the last
--- position, drawn by inverse CDF with Lua's generator
+-- one character at a time: drawn from softmax(logits / temperature) of the
+-- last position by ember.multinomial (so it follows ember.manual_seed)
 local function sample(prompt, len, temperature)
   local ctx = vocab:encode(prompt):totable()
   local out = {}
@@ -141,12 +140,7 @@ local function sample(prompt, len, temperature)
       local from = math.max(1, #ctx - cfg.block + 1)
       local window = {table.unpack(ctx, from, #ctx)}
       local logits = model(ember.tensor({window}))[{1, #window}]      -- (V,)
-      local probs = (logits / temperature):softmax(1):totable()
-      local r, c, pick = math.random(), 0, V
-      for i = 1, V do
-        c = c + probs[i]
-        if r <= c then pick = i; break end
-      end
+      local pick = ember.multinomial((logits / temperature):softmax(1), 1):item()
       ctx[#ctx + 1] = pick
       out[#out + 1] = pick
     end

@@ -194,4 +194,29 @@ int nn_adagrad_step(tn_tensor *param, tn_tensor *grad, tn_tensor *sum, int64_t s
  * One GEMM with the bias preloaded; backward writes dW in W's layout. */
 tn_tensor *nn_linear(tn_tensor *x, tn_tensor *w, tn_tensor *b);
 
+/* ======================= activations (activation.c) ======================= */
+/* float32 / float64 x of any shape -> the same shape, PyTorch's formulas.
+ * elu: x > 0 ? scale*x : scale*alpha*(exp(x*input_scale) - 1) (SELU: alpha
+ * 1.6732632423543772, scale 1.0507009873554805; CELU: input_scale 1/alpha).
+ * hardtanh: clamp(x, min_val, max_val), min_val <= max_val.  log_sigmoid is
+ * computed stably.  prelu: w holds 1 slope or one per channel (x's dim 1). */
+tn_tensor *nn_elu(tn_tensor *x, double alpha, double scale, double input_scale);
+tn_tensor *nn_hardtanh(tn_tensor *x, double min_val, double max_val);
+tn_tensor *nn_hardsigmoid(tn_tensor *x);
+tn_tensor *nn_hardswish(tn_tensor *x);
+tn_tensor *nn_mish(tn_tensor *x);
+tn_tensor *nn_log_sigmoid(tn_tensor *x);
+tn_tensor *nn_prelu(tn_tensor *x, tn_tensor *w);
+
+/* ======================= resizing (resample.c) ======================= */
+/* Resizes the last nspatial (1 or 2) dims of x (float32 / float64, any
+ * leading dims) to out_size ({w} or {h, w}; scales has nspatial entries
+ * too), PyTorch's interpolate:
+ * NEAREST, NEAREST_EXACT or LINEAR (bilinear for 2 dims), align_corners for
+ * LINEAR; scales[i] > 0 is the user's scale_factor for that dim (PyTorch
+ * then samples at 1/scale_factor steps), 0 means in/out. */
+enum { NN_RESAMPLE_NEAREST, NN_RESAMPLE_NEAREST_EXACT, NN_RESAMPLE_LINEAR };
+tn_tensor *nn_resample(tn_tensor *x, int nspatial, const int64_t *out_size, int mode, bool align_corners,
+                       const double *scales);
+
 #endif

@@ -124,14 +124,23 @@ static bool callable(lua_State *L, int idx) {
 
 static void collect_value(lua_State *L, int idx, const query *q, int depth);
 
-/* the string keys of the table at idx (raw: no metamethods run) */
+static bool is_keyword(const char *s) {
+    for (int i = 0; keywords[i]; i++)
+        if (strcmp(s, keywords[i]) == 0) return true;
+    return false;
+}
+
+/* the string keys of the table at idx (raw: no metamethods run); a key
+ * that is a Lua keyword (the tensor method "repeat") cannot follow '.' or
+ * ':', so it is not offered */
 static void collect_table(lua_State *L, int idx, const query *q) {
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         if (lua_type(L, -2) == LUA_TSTRING) {
             size_t n;
             const char *k = lua_tolstring(L, -2, &n);
-            if (wanted(q, k, n) && (!q->methods_only || callable(L, -1))) cand_add(q->prefix, q->plen, k);
+            if (wanted(q, k, n) && !is_keyword(k) && (!q->methods_only || callable(L, -1)))
+                cand_add(q->prefix, q->plen, k);
         }
         lua_pop(L, 1);
     }

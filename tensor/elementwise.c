@@ -1166,3 +1166,8 @@ int clone_backward(tn_node *n, tn_tensor *g, tn_tensor **gin) {
     gin[0] = tn_retain(g);
     return 0;
 }
+
+/* ===================== shared with elementwise_math.c ===================== */
+
+tn_tensor *tn_as_dtype(tn_tensor *t, tn_dtype dt) { return as_dtype(t, dt); }
+int tn_rebase_inplace(tn_tensor *t, tn_tensor *r) { return rebase_inplace(t, r); }

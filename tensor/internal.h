@@ -90,4 +90,10 @@ NO_TRAP static inline float tn_exp_f32(float x) {
     return x != x ? x : y;
 }
 
+/* elementwise.c's helpers, shared with elementwise_math.c: t converted to dt
+ * without recording (new reference; t itself when already dt), and an
+ * in-place op's finish (t takes r's values and history). */
+tn_tensor *tn_as_dtype(tn_tensor *t, tn_dtype dt);
+int tn_rebase_inplace(tn_tensor *t, tn_tensor *r);
+
 #endif

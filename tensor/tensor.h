@@ -194,6 +194,40 @@ tn_tensor *tn_add_scalar(tn_tensor *a, double v);
 tn_tensor *tn_mul_scalar(tn_tensor *a, double v);
 tn_tensor *tn_pow_scalar(tn_tensor *a, double v);
 
+/* ---------- more elementwise math (elementwise_math.c) ---------- */
+/* Float functions of integer or bool inputs compute in float32, as PyTorch. */
+typedef enum {
+    TN_M_LOG2, TN_M_LOG10, TN_M_EXPM1, TN_M_EXP2, TN_M_ERF, TN_M_ERFC, TN_M_ERFINV,
+    TN_M_SINH, TN_M_COSH, TN_M_ASIN, TN_M_ACOS, TN_M_ATAN, TN_M_ASINH, TN_M_ACOSH,
+    TN_M_ATANH, TN_M_TRUNC, TN_M_FRAC, TN_M_SQUARE, TN_M_SINC, TN_M_DEG2RAD,
+    TN_M_RAD2DEG, TN_M_LGAMMA, TN_M_DIGAMMA,
+    /* predicates: bool results, no gradient */
+    TN_M_ISINF, TN_M_ISFINITE, TN_M_ISPOSINF, TN_M_ISNEGINF, TN_M_COUNT
+} tn_math_unary_kind;
+
+typedef enum {
+    TN_MB_ATAN2, TN_MB_HYPOT, TN_MB_FMOD, TN_MB_FLOOR_DIVIDE, TN_MB_LOGICAL_XOR,
+    TN_MB_COPYSIGN, TN_MB_XLOGY, TN_MB_LOGADDEXP, TN_MB_LOGADDEXP2, TN_MB_COUNT
+} tn_math_binary_kind;
+
+const char *tn_math_unary_name(tn_math_unary_kind k);
+const char *tn_math_binary_name(tn_math_binary_kind k);
+tn_tensor *tn_math_unary(tn_math_unary_kind k, tn_tensor *a);
+int tn_math_unary_(tn_math_unary_kind k, tn_tensor *a);
+/* Broadcasting, PyTorch promotion (fmod keeps C's sign rule: the sign of a;
+ * floor_divide rounds toward -inf; integer division by zero is an error). */
+tn_tensor *tn_math_binary(tn_math_binary_kind k, tn_tensor *a, tn_tensor *b);
+int tn_math_binary_(tn_math_binary_kind k, tn_tensor *a, tn_tensor *b);
+/* log(x / (1 - x)), x first clamped to [eps, 1 - eps] when eps >= 0. */
+tn_tensor *tn_logit(tn_tensor *a, double eps);
+int tn_logit_(tn_tensor *a, double eps);
+/* NaN -> nan, +inf -> posinf, -inf -> neginf; NULL posinf/neginf: the
+ * dtype's largest / lowest finite value.  Integer tensors are copied. */
+tn_tensor *tn_nan_to_num(tn_tensor *a, double nan, const double *posinf, const double *neginf);
+int tn_nan_to_num_(tn_tensor *a, double nan, const double *posinf, const double *neginf);
+/* a + w * (b - a); a, b (and a tensor w) float of one dtype, broadcasting. */
+tn_tensor *tn_lerp(tn_tensor *a, tn_tensor *b, tn_tensor *w);
+
 /* ---------- reductions ---------- */
 /* dims: a list of 0-based dims (ndims == 0 means all dims). */
 typedef enum {
@@ -299,5 +333,40 @@ int tn_wrap_dim(int dim, int ndim, const char *op);  /* -1 on error (message set
 int tn_broadcast_shapes(const int64_t *a, int na, const int64_t *b, int nb,
                         int64_t *out, const char *op);  /* returns ndim or -1 */
 bool tn_same_shape(const tn_tensor *a, const tn_tensor *b);
+
+/* ---------- statistics (stats.c) and sampling (sample.c) ---------- */
+/* Scans along dim (0-based; a 0-dim tensor takes 0 or -1). */
+tn_tensor *tn_cumprod(tn_tensor *t, int dim);           /* ints -> int64 */
+tn_tensor *tn_logcumsumexp(tn_tensor *t, int dim);      /* float only */
+/* Running max / min: values and 0-based int64 indices (ties and NaN: the later index). */
+int tn_cummax(tn_tensor *t, int dim, tn_tensor **values, tn_tensor **indices);
+int tn_cummin(tn_tensor *t, int dim, tn_tensor **values, tn_tensor **indices);
+/* Most frequent value along dim (smallest on ties) and its last 0-based index. */
+int tn_mode(tn_tensor *t, int dim, bool keepdim, tn_tensor **values, tn_tensor **indices);
+/* k-th smallest (k 0-based) along dim, and the lower median (NaN when a NaN
+ * is present; ignore_nan: of the non-NaN entries), by selection: values and
+ * 0-based indices, the elements a stable sort would put at that rank. */
+int tn_kthvalue(tn_tensor *t, int64_t k, int dim, bool keepdim, tn_tensor **values, tn_tensor **indices);
+int tn_median_dim(tn_tensor *t, int dim, bool keepdim, bool ignore_nan, tn_tensor **values,
+                  tn_tensor **indices);
+/* Sorted distinct values (consecutive: distinct runs, in order) of the
+ * flattened tensor (dim TN_ALL_DIMS) or of the slices along dim; inverse
+ * (0-based group of each element / slice) and counts per group.  All three
+ * outputs are new references. */
+int tn_unique(tn_tensor *t, int dim, bool consecutive, tn_tensor **values, tn_tensor **inverse,
+              tn_tensor **counts);
+/* Counts of the values first, first+1, ... of a 1-D integer tensor (bin k
+ * counts value first + k), weighted when weights is given; at least
+ * minlength bins.  PyTorch's bincount is first = 0. */
+tn_tensor *tn_bincount(tn_tensor *t, tn_tensor *weights, int64_t minlength, int64_t first);
+/* Histogram of bins equal-width bins over [lo, hi] (lo == hi: the data's range). */
+tn_tensor *tn_histc(tn_tensor *t, int64_t bins, double lo, double hi);
+/* 0-based insertion points of values into the sorted last dim of `sorted`. */
+tn_tensor *tn_searchsorted(tn_tensor *sorted, tn_tensor *values, bool right);
+/* n 0-based category draws per row of 1-D or 2-D probabilities. */
+tn_tensor *tn_multinomial(tn_tensor *probs, int64_t n, bool replacement);
+tn_tensor *tn_bernoulli(tn_tensor *p);                  /* 0/1 with probabilities p */
+int tn_bernoulli_(tn_tensor *t, tn_tensor *p);          /* p broadcast to t */
+tn_tensor *tn_poisson(tn_tensor *rates);
 
 #endif

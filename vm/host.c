@@ -62,11 +62,29 @@ bool vm_sigint_seen(void) { return sig_seen != 0; }
 
 /* ---------- protected calls ---------- */
 
+/* ember.suggest.message(msg): the message with a "did you mean" hint. */
+static int suggest_call(lua_State *L) {
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "ember.suggest");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "message");
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 1);
+    return 1;
+}
+
 static int msghandler(lua_State *L) {
     const char *msg = lua_tostring(L, 1);
     if (msg == NULL) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
         msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    } else if (strstr(msg, "a nil value (")) {
+        /* a misspelled name: append the closest one ember knows; if that
+         * fails in any way (even Ctrl-C), the message stays as it was */
+        lua_pushcfunction(L, suggest_call);
+        lua_pushvalue(L, 1);
+        if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING) msg = lua_tostring(L, -1);
+        else lua_pop(L, 1);
     }
     luaL_traceback(L, L, msg, 1);
     return 1;

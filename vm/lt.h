@@ -46,11 +46,13 @@ double lt_opt_number(lua_State *L, int idx, const char *name, double def);
 
 /* ops_bind.c: math, reductions, linear algebra, autograd functions */
 void lt_open_ops(lua_State *L, int methods, int module);
+void lt_open_math(lua_State *L, int methods, int module);  /* math_bind.c */
 /* format_bind.c and others register themselves the same way */
 void lt_open_formats(lua_State *L, int module);
 void lt_open_nn(lua_State *L, int module);   /* nn_bind.c */
 void lt_open_sweep(lua_State *L, int module);   /* sweep_bind.c: ember._sweep */
 void lt_open_bench(lua_State *L, int module);   /* bench_bind.c: ember._bench */
+void lt_open_stats(lua_State *L, int methods, int module);   /* stats_bind.c */
 void lt_open_linalg(lua_State *L, int methods, int module);  /* linalg_bind.c: ember.linalg */
 
 /* tostring of a tensor into the buffer (print.c) */

@@ -345,6 +345,138 @@ static int l_linear(lua_State *L) {
     return 1;
 }
 
+/* ---------- activations (nn/activation.c) ---------- */
+
+/* pushes r, or raises the core's error prefixed with op when it lacks it
+ * (an allocation failure says only "out of memory ...") */
+static void push_result(lua_State *L, tn_tensor *r, const char *op) {
+    if (!r) vm_error(L, op);
+    vm_push_tensor(L, r);
+}
+
+
+/* an optional number argument that must be finite */
+static double opt_finite(lua_State *L, int idx, double def, const char *op, const char *what) {
+    double v = luaL_optnumber(L, idx, def);
+    if (!isfinite(v)) luaL_error(L, "%s: %s must be a finite number, got %f", op, what, v);
+    return v;
+}
+
+/* the input of an activation, checked here so that the error names the Lua
+ * function (selu, celu and relu6 share elu's and hardtanh's kernels) */
+static tn_tensor *act_input(lua_State *L, int idx, const char *op) {
+    tn_tensor *x = vm_check_tensor(L, idx);
+    if (x->dtype != TN_FLOAT32 && x->dtype != TN_FLOAT64)
+        luaL_error(L, "%s: input must be float32 or float64, got %s", op, tn_dtype_name(x->dtype));
+    return x;
+}
+
+static int l_elu(lua_State *L) {
+    tn_tensor *x = act_input(L, 1, "elu");
+    double alpha = opt_finite(L, 2, 1.0, "elu", "alpha");
+    push_result(L, nn_elu(x, alpha, 1.0, 1.0), "elu");
+    return 1;
+}
+
+static int l_selu(lua_State *L) {
+    tn_tensor *x = act_input(L, 1, "selu");
+    push_result(L, nn_elu(x, 1.6732632423543772848170429916717, 1.0507009873554804934193349852946, 1.0), "selu");
+    return 1;
+}
+
+static int l_celu(lua_State *L) {
+    tn_tensor *x = act_input(L, 1, "celu");
+    double alpha = opt_finite(L, 2, 1.0, "celu", "alpha");
+    if (alpha == 0) return luaL_error(L, "celu: alpha must not be 0 (it divides the input)");
+    push_result(L, nn_elu(x, alpha, 1.0, 1.0 / alpha), "celu");
+    return 1;
+}
+
+static int l_hardtanh(lua_State *L) {
+    tn_tensor *x = act_input(L, 1, "hardtanh");
+    double lo = luaL_optnumber(L, 2, -1.0), hi = luaL_optnumber(L, 3, 1.0);
+    push_result(L, nn_hardtanh(x, lo, hi), "hardtanh");
+    return 1;
+}
+
+static int l_relu6(lua_State *L) {
+    push_result(L, nn_hardtanh(act_input(L, 1, "relu6"), 0.0, 6.0), "relu6");
+    return 1;
+}
+
+static int l_hardsigmoid(lua_State *L) {
+    push_result(L, nn_hardsigmoid(act_input(L, 1, "hardsigmoid")), "hardsigmoid");
+    return 1;
+}
+
+static int l_hardswish(lua_State *L) {
+    push_result(L, nn_hardswish(act_input(L, 1, "hardswish")), "hardswish");
+    return 1;
+}
+
+static int l_mish(lua_State *L) {
+    push_result(L, nn_mish(act_input(L, 1, "mish")), "mish");
+    return 1;
+}
+
+static int l_logsigmoid(lua_State *L) {
+    push_result(L, nn_log_sigmoid(act_input(L, 1, "logsigmoid")), "logsigmoid");
+    return 1;
+}
+
+static int l_prelu(lua_State *L) {
+    tn_tensor *x = act_input(L, 1, "prelu"), *w = vm_check_tensor(L, 2);
+    push_result(L, nn_prelu(x, w), "prelu");
+    return 1;
+}
+
+static const lt_reg act_fns[] = {
+    {"elu", l_elu, "ember.elu(x [, alpha=1]): x for x > 0, alpha * (exp(x) - 1) otherwise."},
+    {"selu", l_selu, "ember.selu(x): scale * elu(x, alpha) with PyTorch's constants (alpha 1.6733, scale 1.0507), self-normalizing."},
+    {"celu", l_celu, "ember.celu(x [, alpha=1]): max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."},
+    {"hardtanh", l_hardtanh, "ember.hardtanh(x [, min_val=-1 [, max_val=1]]): x clamped to [min_val, max_val]; gradient 1 strictly inside."},
+    {"relu6", l_relu6, "ember.relu6(x): min(max(x, 0), 6), hardtanh(x, 0, 6)."},
+    {"hardsigmoid", l_hardsigmoid, "ember.hardsigmoid(x): the piecewise-linear sigmoid clamp(x/6 + 1/2, 0, 1)."},
+    {"hardswish", l_hardswish, "ember.hardswish(x): x * hardsigmoid(x) (MobileNetV3)."},
+    {"mish", l_mish, "ember.mish(x): x * tanh(softplus(x))."},
+    {"logsigmoid", l_logsigmoid, "ember.logsigmoid(x): log(sigmoid(x)) = -softplus(-x), computed stably for any x."},
+    {"prelu", l_prelu, "ember.prelu(x, weight): x for x > 0, weight * x otherwise; weight holds 1 slope or one per channel (dim 2 of x)."},
+    {NULL, NULL, NULL}};
+
+/* ---------- resizing (nn/resample.c) ---------- */
+
+/* ember._resample(x, {w} or {h, w}, mode, align_corners, {sw} or {sh, sw}):
+ * the kernel of nn.interpolate, which validates the arguments */
+static int l_resample(lua_State *L) {
+    tn_tensor *x = vm_check_tensor(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    int nsp = (int)lua_rawlen(L, 2);
+    if (nsp != 1 && nsp != 2) return luaL_error(L, "interpolate: expected 1 or 2 output sizes, got %d", nsp);
+    int64_t size[2] = {0, 0};
+    double scales[2] = {0, 0};
+    for (int i = 0; i < nsp; i++) {
+        lua_rawgeti(L, 2, i + 1);
+        size[i] = luaL_checkinteger(L, -1);
+        lua_pop(L, 1);
+        if (lua_type(L, 5) == LUA_TTABLE) {
+            lua_rawgeti(L, 5, i + 1);
+            scales[i] = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : 0;
+            lua_pop(L, 1);
+        }
+    }
+    const char *m = luaL_checkstring(L, 3);
+    int mode = strcmp(m, "nearest") == 0 ? NN_RESAMPLE_NEAREST
+             : strcmp(m, "nearest-exact") == 0 ? NN_RESAMPLE_NEAREST_EXACT
+             : strcmp(m, "linear") == 0 ? NN_RESAMPLE_LINEAR : -1;
+    if (mode < 0) return luaL_error(L, "interpolate: unknown mode '%s'", m);
+    push_result(L, nn_resample(x, nsp, size, mode, lua_toboolean(L, 4), scales), "interpolate");
+    return 1;
+}
+
+static const lt_reg resample_fns[] = {
+    {"_resample", l_resample, "ember._resample(x, sizes, mode, align_corners, scales): the C kernel of nn.interpolate (nearest, nearest-exact, linear over the last 1 or 2 dims); use nn.interpolate."},
+    {NULL, NULL, NULL}};
+
 static int l_nn_op_names(lua_State *L) {
     lua_createtable(L, NN_OP_COUNT, 0);
     for (int i = 0; i < NN_OP_COUNT; i++) {
@@ -386,5 +518,7 @@ static const lt_reg nn_fns[] = {
 void lt_open_nn(lua_State *L, int module) {
     lua_pushvalue(L, module);
     lt_register(L, nn_fns);
+    lt_register(L, act_fns);
+    lt_register(L, resample_fns);
     lua_pop(L, 1);
 }

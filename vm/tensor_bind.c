@@ -1239,10 +1239,12 @@ int vm_open_tensor(lua_State *L) {
         lua_setfield(L, module, r->name);
     }
     lt_open_ops(L, methods, module);
+    lt_open_math(L, methods, module);
     lt_open_formats(L, module);
     lt_open_nn(L, module);
     lt_open_bench(L, module);
     lt_open_sweep(L, module);
+    lt_open_stats(L, methods, module);
     lt_open_linalg(L, methods, module);
 
     luaL_newmetatable(L, VM_TENSOR_MT);

@@ -45,8 +45,17 @@ doc(F.linear, "nn.F.linear(x, weight [, bias]) -> x weight^T + bias; weight (out
 doc(F, "nn.F: the functional API: conv1d conv2d conv_transpose2d max_pool1d max_pool2d avg_pool1d avg_pool2d\n" ..
     "adaptive_avg_pool2d batch_norm layer_norm dropout embedding cross_entropy nll_loss binary_cross_entropy\n" ..
     "binary_cross_entropy_with_logits mse_loss l1_loss smooth_l1_loss scaled_dot_product_attention linear and\n" ..
-    "the activations (the same functions as ember.NAME).")
+    "the activations (the same functions as ember.NAME), and the functions of nn's activation, functional and\n" ..
+    "loss additions (elu ... glu, pad interpolate normalize unfold fold ..., kl_div huber_loss ...).")
 nn.F = F
+
+-- activations, functional ops and more losses (activation.lua,
+-- functional.lua, loss_extra.lua): functions into nn and nn.F, modules into nn
+for _, part in ipairs({"ember.nn.activation", "ember.nn.functional", "ember.nn.loss_extra"}) do
+  local p = require(part)
+  for k, v in pairs(p.modules) do nn[k] = v end
+  for k, v in pairs(p.functions) do nn[k], F[k] = v, v end
+end
 
 -- ---------- gradient clipping ----------
 
@@ -111,7 +120,14 @@ doc(nn, "nn: neural networks.  nn.Module:extend(\"Name\") defines a model; layer
     "BatchNorm1d BatchNorm2d LayerNorm RNN LSTM GRU MultiheadAttention TransformerEncoderLayer TransformerEncoder;\n" ..
     "activations ReLU LeakyReLU GELU SiLU Sigmoid Tanh Softplus Softmax LogSoftmax Identity; containers Sequential ModuleList;\n" ..
     "losses mse_loss l1_loss smooth_l1_loss bce_loss bce_with_logits cross_entropy nll_loss and MSELoss L1Loss\n" ..
-    "SmoothL1Loss CrossEntropyLoss NLLLoss BCELoss BCEWithLogitsLoss; nn.init; nn.F; nn.clip_grad_norm_.")
+    "SmoothL1Loss CrossEntropyLoss NLLLoss BCELoss BCEWithLogitsLoss; nn.init; nn.F; nn.clip_grad_norm_.\n" ..
+    "More activations: ELU SELU CELU Hardtanh ReLU6 Hardsigmoid Hardswish Mish LogSigmoid Softsign Tanhshrink\n" ..
+    "Softshrink Hardshrink Threshold PReLU Softmin GLU; resampling and padding: Upsample PixelShuffle\n" ..
+    "PixelUnshuffle Unfold Fold ZeroPad2d ConstantPad1d/2d ReflectionPad1d/2d ReplicationPad1d/2d; Bilinear\n" ..
+    "CosineSimilarity PairwiseDistance; functions pad interpolate normalize unfold fold pixel_shuffle\n" ..
+    "cosine_similarity pairwise_distance; losses kl_div huber_loss soft_margin_loss margin_ranking_loss\n" ..
+    "hinge_embedding_loss cosine_embedding_loss triplet_margin_loss poisson_nll_loss gaussian_nll_loss\n" ..
+    "multilabel_soft_margin_loss multi_margin_loss with their modules (KLDivLoss HuberLoss ...).")
 
 -- init/forward/extra_repr of every class get a docstring pointing at the
 -- class's own

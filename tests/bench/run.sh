@@ -19,6 +19,8 @@ value() { awk -v k="$1" '$1 == k { print $2 }'; }
 
 # first section: the core beside direct cblas_sgemm / memcpy (tests/bench/core.lua)
 $EMBER tests/bench/core.lua
+# einsum beside the matmul it plans (tests/bench/einsum.lua; goal: ratio ~1)
+$EMBER tests/bench/einsum.lua 500
 
 # median wall time in ms of a command, over 11 runs
 startup_ms() {

@@ -247,6 +247,10 @@ START_TEST(complete_methods) {
     send_keys(s, "\x15\n");
     cmd(s, "getmetatable(x).__methods.reshape ~= nil\n");
     EXPECT_OUT(s, "true", 3000);
+    /* the method "repeat" is a Lua keyword and is not offered after ':', so
+     * "repea" completes to repeat_interleave */
+    cmd(s, "x:repea\t(2):numel() == 12\n");
+    EXPECT_OUT(s, "true", 3000);
     /* a class through __index tables, two levels */
     cmd(s, "Base = {}; Base.__index = Base; function Base:greet() return 'hi from base' end\n");
     cmd(s, "Obj = setmetatable({}, Base); Obj.__index = Obj; o = setmetatable({}, Obj)\n");

@@ -215,7 +215,55 @@ local checks = {
     check(function(a, b) return a:dot(b) end, {leaf({4}), leaf({4})})
     check(function(a, b) return a:outer(b) end, {leaf({3}), leaf({2})})
   end,
+  cumprod = function()
+    for d = 1, 2 do check(function(x) return x:cumprod(d) end, {leaf({3, 4})}) end
+    -- zeros: one inside a line, two in a line, at the start and at the end
+    local z = ember.tensor({{0.5, 0, 2, -1.5, 0.7}, {0, 1.2, 0, 0.9, 2}, {1.1, -0.8, 0.6, 1.3, 0}},
+                           {dtype = "float64", requires_grad = true})
+    check(function(x) return x:cumprod(2) end, {z})
+    check(function(x) return x:t():cumprod(1) end, {z})  -- non-contiguous
+  end,
+  logcumsumexp = function()
+    for d = 1, 3 do check(function(x) return x:logcumsumexp(d) end, {leaf({2, 3, 4}, -3, 3)}) end
+    check(function(x) return x:t():logcumsumexp(2) end, {leaf({4, 3}, -20, 20)})
+  end,
 }
+-- elementwise_math.c: domains keep away from poles and jumps
+for name, fn in pairs{
+  log2 = unary("log2", 0.2, 2), log10 = unary("log10", 0.2, 2), expm1 = unary("expm1"),
+  exp2 = unary("exp2"), erf = unary("erf", -2, 2), erfc = unary("erfc", -2, 2),
+  erfinv = unary("erfinv", -0.8, 0.8), sinh = unary("sinh"), cosh = unary("cosh"),
+  asin = unary("asin", -0.8, 0.8), acos = unary("acos", -0.8, 0.8), atan = unary("atan", -3, 3),
+  asinh = unary("asinh", -3, 3), acosh = unary("acosh", 1.2, 3), atanh = unary("atanh", -0.8, 0.8),
+  trunc = unary("trunc", -0.9, 0.9), frac = unary("frac", 0.1, 0.9), square = unary("square"),
+  sinc = unary("sinc", -2, 2), deg2rad = unary("deg2rad"), rad2deg = unary("rad2deg"),
+  lgamma = unary("lgamma", 0.2, 4), digamma = unary("digamma", 0.2, 4),
+  atan2 = binary("atan2", 0.2, 2), hypot = binary("hypot", 0.2, 2), xlogy = binary("xlogy", 0.2, 2),
+  logaddexp = binary("logaddexp", -3, 3), logaddexp2 = binary("logaddexp2", -3, 3),
+  fmod = function()
+    -- a / b in (2, 2.9): fmod(a, b) = a - 2b, smooth in both
+    check(function(a, b) return a:fmod(b) end, {leaf({3, 4}, 2.1, 2.9), leaf({3, 4}, 1, 1.04)})
+    check(function(a, b) return a:fmod(b) end, {leaf({3, 1}, -2.9, -2.1), leaf({4}, 1, 1.04)})
+    check(function(a) return a:fmod(1.5) end, {leaf({3, 4}, 0.1, 1.4)})
+  end,
+  copysign = function()
+    check(function(a, b) return a:copysign(b) end, {leaf({3, 4}, 0.2, 2), leaf({3, 4}, 0.2, 1)})
+    check(function(a, b) return a:copysign(b) end, {leaf({3, 1}, -2, -0.2), leaf({4}, 0.2, 1)})
+    check(function(a) return ember.copysign(a, -1) end, {leaf({3, 4}, 0.2, 2)})
+  end,
+  logit = function()
+    check(function(x) return x:logit() end, {leaf({3, 4}, 0.2, 0.8)})
+    check(function(x) return x:logit(0.1) end, {leaf({3, 4}, 0.2, 0.8)})
+    check(function(x) return x:t():logit() end, {leaf({4, 3}, 0.2, 0.8)})
+  end,
+  nan_to_num = unary("nan_to_num"),
+  lerp = function()
+    check(function(a, b, w) return a:lerp(b, w) end, {leaf({3, 4}), leaf({3, 4}), leaf({3, 4})})
+    check(function(a, b, w) return a:lerp(b, w) end, {leaf({3, 1}), leaf({4}), leaf({1, 4})})  -- broadcast
+    check(function(a, b) return a:lerp(b, 0.3) end, {leaf({3, 4}), leaf({3, 4})})
+    check(function(a, b) return a:t():lerp(b, 0.8) end, {leaf({4, 3}), leaf({3, 4})})
+  end,
+} do checks[name] = fn end
 
 -- ember.linalg (tensor/linalg_lu.c, linalg_decomp.c): well-conditioned
 -- inputs; symmetric ones built as x + x^T (eigh) or x x^T + I (cholesky)
@@ -365,6 +413,44 @@ local nn_checks = {
           {f64({1, 2, 3, 4}), f64({1, 2, 5, 4}), f64({1, 2, 5, 3}), f64({2, 1, 5})})
   end,
 }
+-- activations (nn/activation.c): wide ranges cross every kink's sides;
+-- a transposed (non-contiguous) input too
+local function act_check(fn, lo, hi)
+  check(fn, {f64({3, 5}, lo or -4, hi or 4)})
+  check(function(x) return fn(x:t()) end, {f64({4, 3}, lo or -4, hi or 4)})
+end
+nn_checks.elu = function()
+  act_check(function(x) return ember.elu(x, 0.7) end)
+  act_check(ember.selu)
+  act_check(function(x) return ember.celu(x, 1.5) end)
+end
+nn_checks.hardtanh = function()
+  act_check(function(x) return ember.hardtanh(x, -0.5, 2) end)
+  act_check(ember.relu6, -3, 9)
+end
+nn_checks.hardsigmoid = function() act_check(ember.hardsigmoid, -5, 5) end
+nn_checks.hardswish = function() act_check(ember.hardswish, -5, 5) end
+nn_checks.mish = function() act_check(ember.mish, -6, 6) end
+nn_checks.log_sigmoid = function() act_check(ember.logsigmoid, -30, 30) end
+nn_checks.prelu = function()
+  check(function(x, w) return ember.prelu(x, w) end, {f64({2, 3, 4}), f64({3})})
+  check(function(x, w) return ember.prelu(x, w) end, {f64({5}), f64({1})})
+  check(function(x, w) return ember.prelu(x:transpose(1, 2), w) end, {f64({3, 4}), f64({3})})
+end
+-- resizing (nn/resample.c): odd ratios, align_corners, down- and upsampling,
+-- a non-contiguous input
+nn_checks.upsample_nearest = function()
+  check(function(x) return ember._resample(x, {7}, "nearest", false, {0}) end, {f64({2, 2, 5})})
+  check(function(x) return ember._resample(x, {5, 3}, "nearest-exact", false, {0, 0}) end, {f64({1, 2, 3, 4})})
+  check(function(x) return ember._resample(x:transpose(3, 4), {8, 3}, "nearest", false, {2, 0.7}) end,
+        {f64({1, 2, 3, 4})})
+end
+nn_checks.upsample_linear = function()
+  check(function(x) return ember._resample(x, {7}, "linear", false, {0}) end, {f64({2, 2, 5})})
+  check(function(x) return ember._resample(x, {5, 3}, "linear", true, {0, 0}) end, {f64({1, 2, 3, 4})})
+  check(function(x) return ember._resample(x:transpose(3, 4), {7, 2}, "linear", false, {1.9, 0.6}) end,
+        {f64({2, 1, 3, 4})})
+end
 for _, name in ipairs(ember.nn_op_names()) do
   if nn_checks[name] then T.test("gradcheck nn: " .. name, nn_checks[name]) end
 end
