@@ -275,6 +275,32 @@ tn_tensor *tn_mv(tn_tensor *a, tn_tensor *v);
 tn_tensor *tn_dot(tn_tensor *a, tn_tensor *b);
 tn_tensor *tn_outer(tn_tensor *a, tn_tensor *b);
 
+/* ---------- dense linear algebra on LAPACK (linalg_lu.c, linalg_decomp.c) ----------
+ * Matrices are the last two dims, batched over the leading ones; float32 or
+ * float64 (other dtypes are an error).  Multi-output functions return 0 and
+ * new references, or -1. */
+tn_tensor *tn_linalg_inv(tn_tensor *a);
+tn_tensor *tn_linalg_det(tn_tensor *a);
+int tn_linalg_slogdet(tn_tensor *a, tn_tensor **sign, tn_tensor **logabsdet);
+/* A X = B; B (..., n, k) or a (batch of) vector(s) as torch.linalg.solve */
+tn_tensor *tn_linalg_solve(tn_tensor *a, tn_tensor *b);
+/* A X = B for triangular A (the upper or lower triangle read), B (..., n, k) */
+tn_tensor *tn_linalg_solve_triangular(tn_tensor *a, tn_tensor *b, bool upper, bool unitriangular);
+tn_tensor *tn_linalg_cholesky(tn_tensor *a);                 /* lower L */
+/* eigenvalues ascending; upper: read A's upper triangle; v may be NULL
+ * when !vectors */
+int tn_linalg_eigh(tn_tensor *a, bool upper, bool vectors, tn_tensor **w, tn_tensor **v);
+/* S descending; u, vh unused when !vectors */
+int tn_linalg_svd(tn_tensor *a, bool full, bool vectors, tn_tensor **u, tn_tensor **s, tn_tensor **vh);
+/* LU with partial pivoting, as LAPACK getrf: LU packed (..., m, n), pivots
+ * int32 (..., min(m, n)), 1-based as in LAPACK and torch; lu unpacks it to
+ * A = P L U; lu_solve solves A X = B (adjoint: A^T X = B).  No gradient. */
+int tn_linalg_lu_factor(tn_tensor *a, tn_tensor **lu, tn_tensor **pivots);
+int tn_linalg_lu(tn_tensor *a, tn_tensor **p, tn_tensor **l, tn_tensor **u);
+tn_tensor *tn_linalg_lu_solve(tn_tensor *lu, tn_tensor *pivots, tn_tensor *b, bool adjoint);
+/* mode 0 reduced, 1 complete, 2 r (q is an empty tensor) */
+int tn_linalg_qr(tn_tensor *a, int mode, tn_tensor **q, tn_tensor **r);
+
 /* ---------- random (counter-based; see random.c) ---------- */
 void tn_manual_seed(uint64_t seed);
 uint64_t tn_initial_seed(void);

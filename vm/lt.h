@@ -53,6 +53,7 @@ void lt_open_nn(lua_State *L, int module);   /* nn_bind.c */
 void lt_open_sweep(lua_State *L, int module);   /* sweep_bind.c: ember._sweep */
 void lt_open_bench(lua_State *L, int module);   /* bench_bind.c: ember._bench */
 void lt_open_stats(lua_State *L, int methods, int module);   /* stats_bind.c */
+void lt_open_linalg(lua_State *L, int methods, int module);  /* linalg_bind.c: ember.linalg */
 
 /* tostring of a tensor into the buffer (print.c) */
 void lt_tensor_tostring(lua_State *L, tn_tensor *t);

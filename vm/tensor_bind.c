@@ -1245,6 +1245,7 @@ int vm_open_tensor(lua_State *L) {
     lt_open_bench(L, module);
     lt_open_sweep(L, module);
     lt_open_stats(L, methods, module);
+    lt_open_linalg(L, methods, module);
 
     luaL_newmetatable(L, VM_TENSOR_MT);
     tensor_mt_ptr = lua_topointer(L, -1);

@@ -81,3 +81,11 @@ EMBER=$EMBER sh tests/bench/startup.sh
 echo
 echo "== sweep: 8 equal trials, parallel 1 vs 2 (tests/bench/sweep.lua) =="
 $EMBER tests/bench/sweep.lua
+echo
+echo "== ember.linalg vs torch.linalg, float32 (tests/bench/linalg.lua, torch_linalg.py) =="
+for th in 1 2; do
+    echo "-- $th thread(s): case, ember ms, pytorch ms, ratio (lower is better)"
+    eo=$(EMBER_BENCH_THREADS=$th OPENBLAS_NUM_THREADS=$th $EMBER tests/bench/linalg.lua)
+    to=""; [ $have_torch = 1 ] && to=$(EMBER_BENCH_THREADS=$th OPENBLAS_NUM_THREADS=$th OMP_NUM_THREADS=$th $PY tests/bench/torch_linalg.py)
+    echo "$eo" | while read -r c e; do row "$c" ms "$e" "$(echo "$to" | value "$c")" lower; done
+done

@@ -265,6 +265,80 @@ for name, fn in pairs{
   end,
 } do checks[name] = fn end
 
+-- ember.linalg (tensor/linalg_lu.c, linalg_decomp.c): well-conditioned
+-- inputs; symmetric ones built as x + x^T (eigh) or x x^T + I (cholesky)
+-- since those functions read one triangle; singular vectors through
+-- sign-invariant functions of them
+local function wellcond(shape)
+  local n = shape[#shape]
+  return (ember.rand(shape, {dtype = "float64"}) + ember.eye(n, {dtype = "float64"}) * 3):requires_grad_()
+end
+local function sym(x) return x + x:transpose(-2, -1) end
+checks.linalg_inv = function()
+  check(function(a) return ember.linalg.inv(a) end, {wellcond({2, 3, 3})})
+  check(function(a) return ember.linalg.inv(a:t()) end, {wellcond({3, 3})})  -- non-contiguous
+end
+checks.linalg_det = function()
+  check(function(a) return ember.linalg.det(a) end, {wellcond({2, 3, 3})})
+  -- singular (rank n-1 and n-2): the gradient is the adjugate, computed without inverting
+  check(function(a) return ember.linalg.det(a) end, {ember.tensor({{1.0, 2, 3}, {2, 4, 6}, {1, 0, 1}}, "float64"):requires_grad_()})
+  check(function(a) return ember.linalg.det(a) end, {ember.tensor({{1.0, 2, 3}, {2, 4, 6}, {3, 6, 9}}, "float64"):requires_grad_()})
+end
+checks.linalg_slogdet = function()
+  check(function(a) local _, l = ember.linalg.slogdet(a); return l end, {wellcond({2, 3, 3})})
+end
+checks.linalg_solve = function()
+  check(function(a, b) return ember.linalg.solve(a, b) end, {wellcond({2, 3, 3}), leaf({2, 3, 2})})
+  check(function(a, b) return ember.linalg.solve(a, b) end, {wellcond({3, 3}), leaf({3})})          -- vector
+  check(function(a, b) return ember.linalg.solve(a, b) end, {wellcond({2, 1, 3, 3}), leaf({4, 3, 2})})  -- broadcast
+  check(function(a, b) return ember.linalg.solve(a:t(), b) end, {wellcond({3, 3}), leaf({3, 2})})
+end
+checks.linalg_solve_triangular = function()
+  local st = ember.linalg.solve_triangular
+  for _, o in ipairs({{upper = false}, {upper = true}, {upper = true, unitriangular = true}}) do
+    check(function(a, b) return st(a, b, o) end, {wellcond({2, 3, 3}), leaf({3, 2})})  -- broadcast B
+  end
+  check(function(a, b) return st(a, b, {upper = false, left = false}) end, {wellcond({3, 3}), leaf({2, 3})})
+end
+checks.linalg_cholesky = function()
+  local I = ember.eye(3, {dtype = "float64"})
+  check(function(x) return ember.linalg.cholesky(x:matmul(x:transpose(-2, -1)) + I) end, {leaf({2, 3, 3})})
+end
+checks.linalg_eigh = function()
+  check(function(x) return (ember.linalg.eigh(sym(x))) end, {leaf({2, 3, 3})})
+  check(function(x) return ember.linalg.eigvalsh(sym(x)) end, {leaf({4, 4})})
+end
+checks.linalg_eigh_vectors = function()
+  check(function(x) local _, v = ember.linalg.eigh(sym(x)); return v * v end, {leaf({2, 3, 3})})
+  check(function(x) local w, v = ember.linalg.eigh(sym(x)); return (v * w:unsqueeze(-2)):matmul(v:t()) end, {leaf({3, 3})})
+end
+checks.linalg_svd = function()
+  check(function(x) return ember.linalg.svdvals(x) end, {leaf({2, 4, 3})})
+  check(function(x) return ember.linalg.svdvals(x) end, {leaf({3, 5})})
+  check(function(x) local _, s = ember.linalg.svd(x); return s end, {leaf({4, 3})})
+end
+checks.linalg_svd_u = function()
+  check(function(x) local u = ember.linalg.svd(x, false); return u * u end, {leaf({2, 4, 3})})
+  check(function(x) local u = ember.linalg.svd(x, false); return u * u end, {leaf({3, 5})})
+  check(function(x) local u, _, vh = ember.linalg.svd(x, false); return u:matmul(vh) end, {leaf({3, 5})})
+end
+checks.linalg_svd_vh = function()
+  check(function(x) local _, _, vh = ember.linalg.svd(x, false); return vh * vh end, {leaf({2, 4, 3})})
+  check(function(x) local _, _, vh = ember.linalg.svd(x, false); return vh * vh end, {leaf({3, 5})})
+  check(function(x) local u, _, vh = ember.linalg.svd(x); return u:narrow(2, 1, 3):matmul(vh) end, {leaf({4, 3})})  -- full
+end
+checks.linalg_qr_q = function()
+  check(function(x) return (ember.linalg.qr(x)) end, {leaf({2, 4, 3})})
+  check(function(x) return (ember.linalg.qr(x, "complete")) end, {leaf({3, 3})})
+  check(function(x) return (ember.linalg.qr(x)) end, {leaf({2, 3, 5})})  -- wide
+end
+checks.linalg_qr_r = function()
+  check(function(x) local _, r = ember.linalg.qr(x); return r end, {leaf({2, 4, 3})})
+  check(function(x) local _, r = ember.linalg.qr(x:t()); return r end, {leaf({3, 3})})
+  check(function(x) local _, r = ember.linalg.qr(x); return r end, {leaf({2, 3, 5})})  -- wide
+  check(function(x) local q, r = ember.linalg.qr(x, "complete"); return q:matmul(r) end, {leaf({3, 4})})
+end
+
 -- nn/ kernels (their own op table: ember.nn_op_names())
 local function f64(shape, lo, hi) return leaf(shape, lo, hi) end
 local nn_checks = {
