@@ -137,6 +137,7 @@ static int global_index(lua_State *L) {
         lua_getglobal(L, "require");
         lua_pushfstring(L, "ember.%s", k);
         lua_call(L, 1, 1);
+        vm_gc_rearm(L);
         lua_pushvalue(L, 2);
         lua_pushvalue(L, -2);
         lua_rawset(L, 1);
@@ -162,12 +163,14 @@ lua_State *vm_new_state(void) {
     lua_State *L = luaL_newstate();
     if (!L) return NULL;
     lua_gc(L, LUA_GCGEN, 0, 0);  /* generational: cheap collection of young temporaries */
+    vm_gc_generational = true;
     lua_pushcfunction(L, open_libs);
     if (vm_pcall(L, 0, 0) != LUA_OK) {
         vm_report(L, 1);
         lua_close(L);
         return NULL;
     }
+    vm_gc_rearm(L);  /* loading the modules was all growth: see vm_gc_rearm */
     return L;
 }
 

@@ -36,10 +36,31 @@ static const void *tensor_mt_ptr = NULL;  /* fast metatable identity check */
  * collection, old objects are holding garbage: run a full collection. */
 static size_t gc_last_total = 0, gc_live_after_full = 0;
 
+bool vm_gc_generational = false;
+
+/* Lua 5.4's generational collector has a trap: when a major collection frees
+ * little (as while modules load: every new object stays live), it marks the
+ * collection "bad" and runs full collections from then on, until one marks
+ * fewer objects than the last.  With a steady heap that never happens, so
+ * every later collection walks the whole heap: a 1-element `a + b` went from
+ * 0.21 to 0.41 us once the Lua side grew to ~3 MB of functions.  Switching
+ * to the mode we are already in clears the flag (lua_gc LUA_GCGEN resets
+ * lastatomic); it is done after loading modules and every 16 MB of tensor
+ * allocation.  When the user chose the incremental collector
+ * (collectgarbage "incremental"), it is put back and left alone. */
+void vm_gc_rearm(lua_State *L) {
+    if (!vm_gc_generational) return;
+    if (lua_gc(L, LUA_GCGEN, 0, 0) == LUA_GCINC) {
+        lua_gc(L, LUA_GCINC, 0, 0, 0);
+        vm_gc_generational = false;
+    }
+}
+
 void vm_gc_account(lua_State *L) {
     size_t total = tn_bytes_allocated_total();
     if (total - gc_last_total < (16u << 20)) return;
     gc_last_total = total;
+    vm_gc_rearm(L);
     lua_gc(L, LUA_GCSTEP, 0);
     tn_cache_trim();
     if (tn_bytes_live() > 2 * gc_live_after_full + (64u << 20)) {

@@ -75,6 +75,10 @@ int vm_error(lua_State *L, const char *op);
 
 /* Charges `bytes` of new tensor storage to the Lua collector. */
 void vm_gc_account(lua_State *L);
+/* Clears Lua 5.4's "bad collection" state of the generational collector
+ * (tensor_bind.c explains); a no-op unless vm_new_state chose that mode. */
+void vm_gc_rearm(lua_State *L);
+extern bool vm_gc_generational;
 
 /* ---------- documentation registry (doc.c) ---------- */
 /* Attaches a docstring to the value at idx (a function or table) for help(). */
