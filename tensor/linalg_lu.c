@@ -591,54 +591,85 @@ static int solve_item(void *v, int64_t i, void *scratch) {
     return 0;
 }
 
-/* X with A X = B for A (..., n, n) and B (..., n, k), batch dims
- * broadcast; both float of one dtype; no history. */
-tn_tensor *la_solve_raw(tn_tensor *a, tn_tensor *b, const char *op) {
+/* The operands of A X = B: A (..., n, n) and B (..., n, k) promoted to one
+ * float dtype and broadcast over their batch dims, both made contiguous
+ * (fresh buffers the solvers may overwrite), with no history.  Fills the
+ * geometry: n, k, the batch count nb and the output shape xs (nbd + 2
+ * dims).  0, or -1 with the error set. */
+typedef struct {
+    int n, k, ndim;
+    int64_t nb;
+    int64_t xs[TN_MAX_DIMS];
+    tn_dtype dt;
+    tn_tensor *ca, *cb;
+} solve_operands;
+
+static int prepare_solve(tn_tensor *a, tn_tensor *b, const char *op, solve_operands *so) {
     char s1[128], s2[128];
-    if (!la_check(op, a, true) || !la_check(op, b, false)) return NULL;
+    memset(so, 0, sizeof *so);
+    if (!la_check(op, a, true) || !la_check(op, b, false)) return -1;
     int n = (int)a->shape[a->ndim - 1];
     if (b->shape[b->ndim - 2] != n) {
         tn_error("%s: A of shape %s and B of shape %s do not match (B needs %d rows, has %lld)", op,
                  tn_shape_str(a->shape, a->ndim, s1, sizeof s1), tn_shape_str(b->shape, b->ndim, s2, sizeof s2),
                  n, (long long)b->shape[b->ndim - 2]);
-        return NULL;
+        return -1;
     }
     int64_t bs[TN_MAX_DIMS];
     int nbd = tn_broadcast_shapes(a->shape, a->ndim - 2, b->shape, b->ndim - 2, bs, op);
-    if (nbd < 0) return NULL;
+    if (nbd < 0) return -1;
     if (nbd + 2 > TN_MAX_DIMS) {
         tn_error("%s: too many dims", op);
-        return NULL;
+        return -1;
     }
     int k = (int)b->shape[b->ndim - 1];
-    int64_t sa[TN_MAX_DIMS], sb[TN_MAX_DIMS];
+    int64_t sa[TN_MAX_DIMS];
     memcpy(sa, bs, sizeof(int64_t) * (size_t)nbd);
-    memcpy(sb, bs, sizeof(int64_t) * (size_t)nbd);
+    memcpy(so->xs, bs, sizeof(int64_t) * (size_t)nbd);
     sa[nbd] = sa[nbd + 1] = n;
-    sb[nbd] = n;
-    sb[nbd + 1] = k;
-    tn_dtype dt = tn_promote(a->dtype, b->dtype);
+    so->xs[nbd] = n;
+    so->xs[nbd + 1] = k;
+    so->n = n;
+    so->k = k;
+    so->ndim = nbd + 2;
+    so->nb = 1;
+    for (int i = 0; i < nbd; i++) so->nb *= bs[i];
+    so->dt = tn_promote(a->dtype, b->dtype);
     bool was = tn_set_grad_enabled(false);
-    tn_tensor *ta = tn_to(a, dt), *tb = ta ? tn_to(b, dt) : NULL;
-    tn_tensor *ea = tb ? tn_expand(ta, nbd + 2, sa) : NULL, *eb = ea ? tn_expand(tb, nbd + 2, sb) : NULL;
-    tn_tensor *ca = eb ? tn_contiguous(ea) : NULL, *cb = ca ? tn_contiguous(eb) : NULL;
+    tn_tensor *ta = tn_to(a, so->dt), *tb = ta ? tn_to(b, so->dt) : NULL;
+    tn_tensor *ea = tb ? tn_expand(ta, nbd + 2, sa) : NULL, *eb = ea ? tn_expand(tb, nbd + 2, so->xs) : NULL;
+    /* tn_clone, not tn_contiguous: the solvers write into cb */
+    so->ca = eb ? tn_contiguous(ea) : NULL;
+    so->cb = so->ca ? tn_clone(eb) : NULL;
     tn_set_grad_enabled(was);
     tn_release(ta);
     tn_release(tb);
     tn_release(ea);
     tn_release(eb);
-    tn_tensor *out = cb ? tn_empty(dt, nbd + 2, sb) : NULL;
-    int64_t nb = 1;
-    for (int i = 0; i < nbd; i++) nb *= bs[i];
+    if (!so->cb) {
+        tn_release(so->ca);
+        so->ca = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* X with A X = B for A (..., n, n) and B (..., n, k), batch dims
+ * broadcast; both float of one dtype; no history. */
+tn_tensor *la_solve_raw(tn_tensor *a, tn_tensor *b, const char *op) {
+    solve_operands so;
+    if (prepare_solve(a, b, op, &so) < 0) return NULL;
+    int n = so.n;
+    tn_tensor *out = tn_empty(so.dt, so.ndim, so.xs);
     int rc = out ? 0 : -1;
     if (out && n > 0) {
-        size_t es = tn_dtype_size(dt), nn = (size_t)n * (size_t)n;
-        solve_ctx ctx = {dt, n, k, nb, tn_data(ca), tn_data(cb), op, tn_data(out)};
+        size_t es = tn_dtype_size(so.dt), nn = (size_t)n * (size_t)n;
+        solve_ctx ctx = {so.dt, n, so.k, so.nb, tn_data(so.ca), tn_data(so.cb), op, tn_data(out)};
         size_t scratch = la_align(nn * es) + sizeof(int) * (size_t)n;
-        rc = la_run_batch(op, nb, (double)n * n * (n + k), scratch, solve_item, &ctx);
+        rc = la_run_batch(op, so.nb, (double)n * n * (n + so.k), scratch, solve_item, &ctx);
     }
-    tn_release(ca);
-    tn_release(cb);
+    tn_release(so.ca);
+    tn_release(so.cb);
     if (rc < 0) {
         tn_release(out);
         return NULL;
@@ -747,51 +778,12 @@ static int tri_item(void *v, int64_t i, void *scratch) {
  * matrices directly, so nothing is transposed; like PyTorch it does not
  * check for a zero diagonal (the result holds inf or NaN then). */
 tn_tensor *la_solve_tri_raw(tn_tensor *a, tn_tensor *b, bool upper, bool unit, const char *op) {
-    char s1[128], s2[128];
-    if (!la_check(op, a, true) || !la_check(op, b, false)) return NULL;
-    int n = (int)a->shape[a->ndim - 1];
-    if (b->shape[b->ndim - 2] != n) {
-        tn_error("%s: A of shape %s and B of shape %s do not match (B needs %d rows, has %lld)", op,
-                 tn_shape_str(a->shape, a->ndim, s1, sizeof s1), tn_shape_str(b->shape, b->ndim, s2, sizeof s2),
-                 n, (long long)b->shape[b->ndim - 2]);
-        return NULL;
-    }
-    int64_t bs[TN_MAX_DIMS];
-    int nbd = tn_broadcast_shapes(a->shape, a->ndim - 2, b->shape, b->ndim - 2, bs, op);
-    if (nbd < 0) return NULL;
-    if (nbd + 2 > TN_MAX_DIMS) {
-        tn_error("%s: too many dims", op);
-        return NULL;
-    }
-    int k = (int)b->shape[b->ndim - 1];
-    int64_t sa[TN_MAX_DIMS], sb[TN_MAX_DIMS];
-    memcpy(sa, bs, sizeof(int64_t) * (size_t)nbd);
-    memcpy(sb, bs, sizeof(int64_t) * (size_t)nbd);
-    sa[nbd] = sa[nbd + 1] = n;
-    sb[nbd] = n;
-    sb[nbd + 1] = k;
-    tn_dtype dt = tn_promote(a->dtype, b->dtype);
-    bool was = tn_set_grad_enabled(false);
-    tn_tensor *ta = tn_to(a, dt), *tb = ta ? tn_to(b, dt) : NULL;
-    tn_tensor *ea = tb ? tn_expand(ta, nbd + 2, sa) : NULL, *eb = ea ? tn_expand(tb, nbd + 2, sb) : NULL;
-    tn_tensor *ca = eb ? tn_contiguous(ea) : NULL;
-    tn_tensor *out = ca ? tn_empty(dt, nbd + 2, sb) : NULL;
-    int rc = out ? tn_copy_(out, eb) : -1;  /* X starts as B; trsm overwrites it */
-    tn_set_grad_enabled(was);
-    tn_release(ta);
-    tn_release(tb);
-    tn_release(ea);
-    tn_release(eb);
-    if (rc < 0) {
-        tn_release(ca);
-        tn_release(out);
-        return NULL;
-    }
-    int64_t nb = 1;
-    for (int i = 0; i < nbd; i++) nb *= bs[i];
-    tri_ctx ctx = {dt, n, k, upper, unit, tn_data(ca), tn_data(out)};
-    rc = n > 0 && k > 0 ? la_run_batch(op, nb, (double)n * n * k, 0, tri_item, &ctx) : 0;
-    tn_release(ca);
+    solve_operands so;
+    if (prepare_solve(a, b, op, &so) < 0) return NULL;
+    tn_tensor *out = so.cb;  /* X starts as (a copy of) B; trsm overwrites it */
+    tri_ctx ctx = {so.dt, so.n, so.k, upper, unit, tn_data(so.ca), tn_data(out)};
+    int rc = so.n > 0 && so.k > 0 ? la_run_batch(op, so.nb, (double)so.n * so.n * so.k, 0, tri_item, &ctx) : 0;
+    tn_release(so.ca);
     if (rc < 0) {
         tn_release(out);
         return NULL;
