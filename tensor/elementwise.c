@@ -19,30 +19,10 @@ typedef void (*kernel_fn)(void *ctx, int64_t n, char **p, const int64_t *s);
 
 /* ===================== binary kernels ===================== */
 
-/* Body of a binary kernel: out OT, inputs T; EXPR uses a and b. */
-#define BIN_BODY(OT, T, EXPR)                                                     \
-    OT *o = (OT *)p[0];                                                           \
-    const T *x = (const T *)p[1], *y = (const T *)p[2];                           \
-    int64_t so = s[0], sx = s[1], sy = s[2];                                      \
-    if (so == 1 && sx == 1 && sy == 1) {                                          \
-        for (int64_t i = 0; i < n; i++) { T a = x[i], b = y[i]; o[i] = (OT)(EXPR); } \
-    } else if (so == 1 && sx == 1 && sy == 0) {                                   \
-        T b = y[0];                                                               \
-        for (int64_t i = 0; i < n; i++) { T a = x[i]; o[i] = (OT)(EXPR); }        \
-    } else if (so == 1 && sx == 0 && sy == 1) {                                   \
-        T a = x[0];                                                               \
-        for (int64_t i = 0; i < n; i++) { T b = y[i]; o[i] = (OT)(EXPR); }        \
-    } else {                                                                      \
-        for (int64_t i = 0; i < n; i++) {                                         \
-            T a = x[i * sx], b = y[i * sy];                                       \
-            o[i * so] = (OT)(EXPR);                                               \
-        }                                                                         \
-    }
-
 #define DEF_BIN(name, OT, T, EXPR)                                                \
     static void name(void *ctx, int64_t n, char **p, const int64_t *s) {          \
         (void)ctx;                                                                \
-        BIN_BODY(OT, T, EXPR)                                                     \
+        TN_BIN_BODY(OT, T, EXPR)                                                  \
     }
 
 /* Integer arithmetic wraps (through uint64) instead of overflowing (UB). */

@@ -641,20 +641,7 @@ int math_unary_backward(tn_node *n, tn_tensor *g, tn_tensor **gin) {
 #define DEF_BIN(name, OT, T, EXPR)                                                \
     NO_TRAP static void name(void *ctx, int64_t n, char **p, const int64_t *s) {  \
         (void)ctx;                                                                \
-        OT *o = (OT *)p[0];                                                       \
-        const T *x = (const T *)p[1], *y = (const T *)p[2];                       \
-        int64_t so = s[0], sx = s[1], sy = s[2];                                  \
-        if (so == 1 && sx == 1 && sy == 1) {                                      \
-            for (int64_t i = 0; i < n; i++) { T a = x[i], b = y[i]; o[i] = (OT)(EXPR); } \
-        } else if (so == 1 && sx == 1 && sy == 0) {                               \
-            T b = y[0];                                                           \
-            for (int64_t i = 0; i < n; i++) { T a = x[i]; o[i] = (OT)(EXPR); }    \
-        } else {                                                                  \
-            for (int64_t i = 0; i < n; i++) {                                     \
-                T a = x[i * sx], b = y[i * sy];                                   \
-                o[i * so] = (OT)(EXPR);                                           \
-            }                                                                     \
-        }                                                                         \
+        TN_BIN_BODY(OT, T, EXPR)                                                  \
     }
 
 #define DEF_MATH_BINS(sfx, T, ATAN2, HYPOT, FMOD, DIVFLOOR, COPYSIGN, XLOGY, LAE, LAE2) \

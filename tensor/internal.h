@@ -63,6 +63,28 @@ tn_tensor *tn_logsumexp_dim_raw(tn_tensor *t, int d, bool keepdim);
  * NO_TRAP on this and on the kernels that inline it. */
 #if defined(__GNUC__) && !defined(__clang__)
 #define NO_TRAP __attribute__((optimize("no-trapping-math")))
+
+/* Body of a binary elementwise kernel (elementwise.c, elementwise_math.c):
+ * out OT, inputs T, EXPR uses a and b; contiguous and scalar-operand cases
+ * get their own loops so the compiler vectorises them. */
+#define TN_BIN_BODY(OT, T, EXPR)                                                    \
+    OT *o = (OT *)p[0];                                                           \
+    const T *x = (const T *)p[1], *y = (const T *)p[2];                           \
+    int64_t so = s[0], sx = s[1], sy = s[2];                                      \
+    if (so == 1 && sx == 1 && sy == 1) {                                          \
+        for (int64_t i = 0; i < n; i++) { T a = x[i], b = y[i]; o[i] = (OT)(EXPR); } \
+    } else if (so == 1 && sx == 1 && sy == 0) {                                   \
+        T b = y[0];                                                               \
+        for (int64_t i = 0; i < n; i++) { T a = x[i]; o[i] = (OT)(EXPR); }        \
+    } else if (so == 1 && sx == 0 && sy == 1) {                                   \
+        T a = x[0];                                                               \
+        for (int64_t i = 0; i < n; i++) { T b = y[i]; o[i] = (OT)(EXPR); }        \
+    } else {                                                                      \
+        for (int64_t i = 0; i < n; i++) {                                         \
+            T a = x[i * sx], b = y[i * sy];                                       \
+            o[i * so] = (OT)(EXPR);                                               \
+        }                                                                         \
+    }
 #else
 #define NO_TRAP
 #endif
