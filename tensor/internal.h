@@ -63,6 +63,9 @@ tn_tensor *tn_logsumexp_dim_raw(tn_tensor *t, int d, bool keepdim);
  * NO_TRAP on this and on the kernels that inline it. */
 #if defined(__GNUC__) && !defined(__clang__)
 #define NO_TRAP __attribute__((optimize("no-trapping-math")))
+#else
+#define NO_TRAP
+#endif
 
 /* Body of a binary elementwise kernel (elementwise.c, elementwise_math.c):
  * out OT, inputs T, EXPR uses a and b; contiguous and scalar-operand cases
@@ -85,9 +88,7 @@ tn_tensor *tn_logsumexp_dim_raw(tn_tensor *t, int d, bool keepdim);
             o[i * so] = (OT)(EXPR);                                               \
         }                                                                         \
     }
-#else
-#define NO_TRAP
-#endif
+
 NO_TRAP static inline float tn_exp_f32(float x) {
     float c = x < 88.72283f ? x : 88.72283f;
     c = c > -87.3f ? c : -87.3f;
