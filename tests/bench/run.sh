@@ -70,6 +70,9 @@ EMBER=$EMBER $EMBER tests/bench/nn.lua 1
 
 # the remaining single-side benchmarks of the issues
 echo
+echo "== MLP step by part, 1 vs 2 threads (tests/bench/mlp_threads.lua) =="
+$EMBER tests/bench/mlp_threads.lua
+echo
 echo "== autograd tiny step (tests/bench/autograd.lua) =="
 $EMBER tests/bench/autograd.lua
 echo
