@@ -28,7 +28,9 @@ typedef struct {
 } tn_iter;
 
 /* Builds an iterator over `shape` for the operands (each must broadcast to
- * shape; ndim of operand may be smaller). */
+ * shape; ndim of operand may be smaller).  The visiting order is free (the
+ * kernels are elementwise: no element's result depends on another's), so a
+ * short innermost dim may be visited outermost; see iter.c. */
 int tn_iter_init(tn_iter *it, int nops, tn_tensor *const *ops, int ndim, const int64_t *shape);
 /* Inner-loop callback: n elements, pointers and element strides per operand. */
 typedef void (*tn_inner_fn)(void *ctx, int64_t n, char **ptrs, const int64_t *strides);

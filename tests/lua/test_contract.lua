@@ -1297,4 +1297,30 @@ T.test("tril and triu vs Lua: offsets, batches, non-square, every dtype, non-con
   T.raises(function() ember.ones(2, 2):triu(0.5) end, "integer")
 end)
 
+T.test("short innermost dims (visited in another order) give the same values, 1 and 2 threads", function()
+  -- (n, 2) and (n, 3) layouts: the iterator visits the long dim innermost
+  local saved = ember.get_num_threads()
+  for _, threads in ipairs{1, 2} do
+    ember.set_num_threads(threads)
+    local n = 70000   -- above the parallel threshold (2 x 32768 elements)
+    local a = ember.arange(2 * n):float():view(2, n)
+    local t = a:t():contiguous()            -- (n, 2), from a transposed view
+    T.same(t.shape, {n, 2})
+    T.eq(t[1][2], n); T.eq(t[n][1], n - 1); T.eq(t[12345][2], n + 12344)
+    local c = ember.cat({t, t * -1}, 2)    -- cat along a last dim of 2
+    T.same(c.shape, {n, 4})
+    T.same(c[777]:totable(), {776, n + 776, -776, -(n + 776)})
+    local b = ember.tensor{10.0, 20.0, 30.0}
+    local x = ember.arange(3 * n):float():view(n, 3)
+    local y = x + b                         -- (n, 3) + (3)
+    T.same(y[5]:totable(), {22, 33, 44})
+    T.eq((y - x - b):abs():max():item(), 0)
+    local p = ember.arange(2 * 3 * 4 * n // 8):view(n // 8, 3, 4, 2):permute(1, 4, 2, 3):contiguous()
+    T.same(p.shape, {n // 8, 2, 3, 4})
+    T.eq(p[3][2][1][1], 2 * 24 + 1)    -- source element (3, 1, 1, 2): value 2*24 + 1
+    T.eq(p[3][2][3][4], 2 * 24 + 2 * 8 + 3 * 2 + 1)
+  end
+  ember.set_num_threads(saved)
+end)
+
 T.done()
