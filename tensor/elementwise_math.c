@@ -115,13 +115,9 @@ NO_TRAP VINLINE static inline float erf_series_f32(float x) {
     return x * p;
 }
 
-/* erf for float32 lanes: the Maclaurin series through x^15 for |x| < 0.75
- * (relative truncation below 2e-8), and 1 - erfc(|x|) beyond, with erfc
- * from Numerical Recipes' Chebyshev fit (relative error below 1.2e-7), so
- * results are within about 2 ulp everywhere and exact for tiny x. */
-NO_TRAP VINLINE static inline float erff_v(float x) {
-    float a = fabsf(x), small = erf_series_f32(x);
-    float t = 1.0f / (1.0f + 0.5f * a);
+/* Numerical Recipes' Chebyshev fit for erfc: erfc(a) ~ t exp(q(t) - a^2)
+ * with t = 1 / (1 + a/2); shared by erff_v and erfcf_v. */
+NO_TRAP VINLINE static inline float erfc_poly(float t) {
     float q = 0.17087277f;
     q = q * t - 0.82215223f;
     q = q * t + 1.48851587f;
@@ -132,6 +128,17 @@ NO_TRAP VINLINE static inline float erff_v(float x) {
     q = q * t + 0.37409196f;
     q = q * t + 1.00002368f;
     q = q * t - 1.26551223f;
+    return q;
+}
+
+/* erf for float32 lanes: the Maclaurin series through x^15 for |x| < 0.75
+ * (relative truncation below 2e-8), and 1 - erfc(|x|) beyond, with erfc
+ * from Numerical Recipes' Chebyshev fit (relative error below 1.2e-7), so
+ * results are within about 2 ulp everywhere and exact for tiny x. */
+NO_TRAP VINLINE static inline float erff_v(float x) {
+    float a = fabsf(x), small = erf_series_f32(x);
+    float t = 1.0f / (1.0f + 0.5f * a);
+    float q = erfc_poly(t);
     float erfc_a = t * tn_exp_f32(q - a * a);
     float big = copysignf(1.0f - erfc_a, x);
     float r = a < 0.75f ? small : big;
@@ -146,16 +153,7 @@ NO_TRAP VINLINE static inline float erff_v(float x) {
 NO_TRAP VINLINE static inline float erfcf_v(float x) {
     float a = fabsf(x);
     float t = 1.0f / (1.0f + 0.5f * a);
-    float q = 0.17087277f;
-    q = q * t - 0.82215223f;
-    q = q * t + 1.48851587f;
-    q = q * t - 1.13520398f;
-    q = q * t + 0.27886807f;
-    q = q * t - 0.18628806f;
-    q = q * t + 0.09678418f;
-    q = q * t + 0.37409196f;
-    q = q * t + 1.00002368f;
-    q = q * t - 1.26551223f;
+    float q = erfc_poly(t);
     float ac = a < 10.5f ? a : 10.5f;  /* erfc(10.5) is below float32's range */
     float hi = ac * ac, lo = fmaf(ac, ac, -hi);
     float e = tn_exp_f32(-0.5f * hi);
