@@ -26,14 +26,21 @@ void tn_broadcast_strides(const tn_tensor *t, int ndim, const int64_t *shape, in
  * short last dim, a (n, 3) + (3) broadcast) and another dim is much longer,
  * visit that one innermost: the kernel then gets a few long strided runs
  * instead of one call per couple of elements (a (1e6, 2) transpose copy
- * went from 7.2 to 0.6 ms).  Elementwise kernels give the same result in
- * any order. */
+ * went from 7.2 to 0.6 ms; tests/bench/layout.lua).  Elementwise kernels
+ * give the same result in any order. */
 static void longest_inner(tn_iter *it) {
     int last = it->ndim - 1, best = last;
     if (last < 1 || it->shape[last] >= 16) return;
     for (int d = 0; d < last; d++)
         if (it->shape[d] > it->shape[best]) best = d;
     if (best == last || it->shape[best] < 4 * it->shape[last]) return;
+    /* only when its steps stay within a cache line for every operand: a long
+     * dim with wide steps (a channel permute, stride 24) would touch a new
+     * line per element and be slower than the short runs */
+    for (int k = 0; k < it->nops; k++) {
+        int64_t step = it->stride[k][best] * (int64_t)it->esize[k];
+        if (step > 64 || step < -64) return;
+    }
     /* rotate dim `best` to the end, keeping the others in order */
     int64_t sh = it->shape[best];
     int64_t st[TN_ITER_MAX];
