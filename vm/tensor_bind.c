@@ -1046,12 +1046,13 @@ static int tensor_index(lua_State *L) {
         tn_tensor *flat = mv ? tn_masked_select(t, mv) : NULL;
         tn_release(mv);
         if (!flat) return vm_error(L, "index");
-        int64_t sh[TN_MAX_DIMS];
-        sh[0] = -1;
-        for (int d = lead; d < t->ndim; d++) sh[1 + d - lead] = t->shape[d];
-        int64_t inner = 1;
-        for (int d = lead; d < t->ndim; d++) inner *= t->shape[d];
-        if (inner == 0) sh[0] = count_true_flat(m);  /* -1 cannot be inferred from 0 elements */
+        int64_t sh[TN_MAX_DIMS], inner = 1;
+        for (int d = lead; d < t->ndim; d++) {
+            sh[1 + d - lead] = t->shape[d];
+            inner *= t->shape[d];
+        }
+        /* the row count; with empty rows it cannot be read off the result */
+        sh[0] = inner > 0 ? flat->numel / inner : count_true_flat(m);
         tn_tensor *r = tn_reshape(flat, 1 + t->ndim - lead, sh);
         tn_release(flat);
         vm_push_tensor(L, r);
