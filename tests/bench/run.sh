@@ -72,6 +72,7 @@ EMBER=$EMBER $EMBER tests/bench/nn.lua 1
 echo
 echo "== MLP step by part, 1 vs 2 threads (tests/bench/mlp_threads.lua) =="
 $EMBER tests/bench/mlp_threads.lua
+$EMBER tests/bench/mlp_gemms.lua
 echo
 echo "== autograd tiny step (tests/bench/autograd.lua) =="
 $EMBER tests/bench/autograd.lua
